@@ -1,0 +1,75 @@
+"""Shared helpers for benchmarks: a machine/version header and result writing.
+
+Every benchmark is run as ``python -m benchmarks.<name>`` and writes
+``benchmarks/results/<name>.csv`` plus ``benchmarks/results/<name>.md`` (the table with the command,
+date, machine and library versions on top), so a committed result always says how to reproduce it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def environment_header(command: str | None = None) -> str:
+    """Markdown lines describing how, when and where a benchmark ran."""
+    import torch
+
+    cmd = command if command is not None else "python -m " + " ".join(
+        [Path(sys.argv[0]).with_suffix("").as_posix().replace("/", ".").split("benchmarks.", 1)[-1]]
+        + sys.argv[1:]
+    )
+    try:
+        import gymnasium
+
+        gym_version = gymnasium.__version__
+    except ImportError:  # pragma: no cover
+        gym_version = "n/a"
+    cpu = platform.processor() or platform.machine()
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    lines = [
+        f"- command: `{cmd}`",
+        f"- date: {_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- machine: {platform.system()} {cpu}, {os.cpu_count()} CPU cores, GPU: {gpu}, "
+        f"torch threads: {torch.get_num_threads()}",
+        f"- versions: python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}, "
+        f"gymnasium {gym_version}, pandas {pd.__version__}",
+    ]
+    return "\n".join(lines)
+
+
+def write_results(
+    name: str, table: pd.DataFrame, *, title: str, notes: str = "", command: str | None = None
+) -> Path:
+    """Write ``results/<name>.csv`` and ``results/<name>.md`` and return the markdown path."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    table.to_csv(RESULTS_DIR / f"{name}.csv", index=False)
+    md = [f"# {title}", "", environment_header(command), ""]
+    if notes:
+        md += [notes.strip(), ""]
+    md += [markdown_table(table), ""]
+    path = RESULTS_DIR / f"{name}.md"
+    path.write_text("\n".join(md))
+    return path
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """A markdown table (floats to 4 significant digits) without the optional ``tabulate`` dependency."""
+
+    def fmt(v: object) -> str:
+        if isinstance(v, float | np.floating):
+            return f"{v:.4g}"
+        return str(v)
+
+    head = "| " + " | ".join(map(str, table.columns)) + " |"
+    sep = "| " + " | ".join("---" for _ in table.columns) + " |"
+    rows = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join([head, sep, *rows])
