@@ -23,10 +23,9 @@ def environment_header(command: str | None = None) -> str:
     """Markdown lines describing how, when and where a benchmark ran."""
     import torch
 
-    cmd = command if command is not None else "python -m " + " ".join(
-        [Path(sys.argv[0]).with_suffix("").as_posix().replace("/", ".").split("benchmarks.", 1)[-1]]
-        + sys.argv[1:]
-    )
+    if command is None:
+        module = "benchmarks." + Path(sys.argv[0]).stem
+        command = " ".join(["python -m", module, *sys.argv[1:]])
     try:
         import gymnasium
 
@@ -36,7 +35,7 @@ def environment_header(command: str | None = None) -> str:
     cpu = platform.processor() or platform.machine()
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
     lines = [
-        f"- command: `{cmd}`",
+        f"- command: `{command}`",
         f"- date: {_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- machine: {platform.system()} {cpu}, {os.cpu_count()} CPU cores, GPU: {gpu}, "
         f"torch threads: {torch.get_num_threads()}",

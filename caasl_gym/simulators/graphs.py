@@ -98,7 +98,7 @@ def sample_graphs(
     if prior == "erdos_renyi":
         return erdos_renyi(rng, batch, d, edges_per_node)
     if prior == "scale_free":
-        return scale_free(rng, batch, d, int(round(edges_per_node)))
+        return scale_free(rng, batch, d, round(edges_per_node))
     raise ValueError(f"unknown graph prior {prior!r}; valid choices: {', '.join(GRAPH_PRIORS)}")
 
 
