@@ -43,7 +43,9 @@ def run(repeats: int = 30, seed: int = 0) -> pd.DataFrame:
                 targets[:, 50:] = rng.random((batch, 10, d)) < 0.5
                 values = rng.uniform(-1, 1, (batch, n, d))
                 params = sample_linear_params(rng, batch, d, noise=noise)
-                sim = _median_seconds(lambda: simulate_linear(rng, params, targets, values), repeats)
+                sim = _median_seconds(
+                    lambda p=params, t=targets, v=values: simulate_linear(rng, p, t, v), repeats
+                )
 
                 def full(batch=batch, d=d, targets=targets, values=values, noise=noise):
                     p = sample_linear_params(rng, batch, d, noise=noise)

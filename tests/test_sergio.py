@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from caasl_gym.simulators.graphs import topological_depth
 from caasl_gym.simulators.sergio import (
     SERGIO_INTERVENTIONS,
     SergioParams,
@@ -273,6 +274,50 @@ def test_batched_agrees_with_per_model_calls() -> None:
     np.testing.assert_allclose(mean_b, mean_s, rtol=0.2)  # seeds 0-7: max deviation 0.04-0.12
     np.testing.assert_array_equal((batched == 0).all(axis=1), design)  # silent columns = knockouts
     np.testing.assert_array_equal((single == 0).all(axis=1), design)
+
+
+def _concat(parts: list[SergioParams]) -> SergioParams:
+    names = ("adjacency", "interactions", "basal", "hill", "decay", "noise_amplitude", "half_response")
+    return SergioParams(*(np.concatenate([getattr(q, n) for q in parts]) for n in names))
+
+
+@pytest.mark.parametrize(
+    ("n_cells", "flip_prob", "intervention", "noise", "d"),
+    [
+        (1, 0.0, "knockout", "10x-chromium-mini", 10),
+        (13, 0.3, "knockdown", "drop-seq", 6),
+        (400, 0.1, "knockout", "smart-seq", 30),  # several noise chunks
+        (9, 0.0, "knockdown", None, 8),
+    ],
+)
+def test_per_model_generators_equal_per_model_calls_exactly(n_cells, flip_prob, intervention, noise, d) -> None:
+    parts = [_params(seed=30 + b, batch=1, d=d, graph="scale_free" if b % 2 else "erdos_renyi") for b in range(7)]
+    p = _concat(parts)
+    depths = {int(topological_depth(q.adjacency).max()) for q in parts}
+    assert len(depths) > 1  # models with different burn-in lengths share the batch
+    design = _random_design(np.random.default_rng(40), 7, d, 0.3)
+    kwargs = dict(intervention=intervention, flip_prob=flip_prob, technical_noise=noise, return_clean=True)
+    rngs = [np.random.default_rng(500 + b) for b in range(7)]
+    counts, clean = simulate_sergio(rngs, p, design, n_cells, **kwargs)
+    for b in range(7):
+        g = np.random.default_rng(500 + b)
+        one_counts, one_clean = simulate_sergio(g, p.take(b), design[b : b + 1], n_cells, **kwargs)
+        np.testing.assert_array_equal(counts[b : b + 1], one_counts)
+        np.testing.assert_array_equal(clean[b : b + 1], one_clean)
+        assert g.bit_generator.state == rngs[b].bit_generator.state  # same number of draws
+    # a one-element list is the single-generator call
+    one = simulate_sergio([np.random.default_rng(3)], p.take(2), design[2:3], 5, technical_noise=noise)
+    np.testing.assert_array_equal(one, simulate_sergio(np.random.default_rng(3), p.take(2), design[2:3], 5,
+                                                       technical_noise=noise))
+
+
+def test_per_model_generators_must_match_the_batch() -> None:
+    p = _params(seed=1, batch=3)
+    design = np.zeros((3, 10), dtype=bool)
+    with pytest.raises(ValueError, match="one generator per model"):
+        simulate_sergio([np.random.default_rng(0)] * 2, p, design, 3)
+    with pytest.raises(ValueError, match="one generator per model"):
+        flip_design([np.random.default_rng(0)] * 4, design, 0.5)
 
 
 def test_flip_design() -> None:

@@ -68,6 +68,18 @@ def test_deterministic_under_seed() -> None:
     assert not np.array_equal(a, c)
 
 
+def test_one_generator_per_model_equals_per_model_calls() -> None:
+    x = _expression(np.random.default_rng(3), batch=5, m=40, d=7)
+    x[:, :, 2] = 0.0
+    got = apply_technical_noise([np.random.default_rng(50 + b) for b in range(5)], x, "smart-seq")
+    want = np.concatenate(
+        [apply_technical_noise(np.random.default_rng(50 + b), x[b : b + 1], "smart-seq") for b in range(5)]
+    )
+    np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="one generator per model"):
+        apply_technical_noise([np.random.default_rng(0)], x)
+
+
 @pytest.mark.parametrize(
     ("preset", "low", "high"), [("10x-chromium-mini", 0.66, 0.80), ("drop-seq", 0.78, 0.92)]
 )

@@ -18,14 +18,23 @@ Model (per model ``b``, cell type ``c``, gene ``i``; ``K[j, i]`` is the signed s
   pilot simulation. They stay fixed under interventions, so the mechanisms are invariant and a
   knockdown really lowers its children's production;
 * each call is one experiment run per model: every cell type starts at the deterministic steady state
-  of the (possibly intervened) system, runs ``SAFETY_STEPS * max_depth`` burn-in steps (``max_depth``:
-  the longest directed path over the whole batch, so models of one call share the step count) and then
+  of the (possibly intervened) system, runs ``SAFETY_STEPS * max_depth`` burn-in steps and then
   ``SAMPLING_STATE * nSC`` steps from which ``nSC = ceil(n_cells / C)`` cells are snapshots taken at
-  uniformly drawn time steps (with replacement; one set of time indices per call, shared by cell
-  types and models, as SERGIO shares them across genes and cell types). Technical noise is applied to
-  the run's ``C * nSC`` cells and ``n_cells`` of them are kept at random. The models of one call are
-  independent in distribution up to that shared burn-in length; their random draws come from one
-  stream, so a model's output depends on the batch it was simulated in.
+  uniformly drawn time steps (with replacement; one set of time indices per run, shared by cell types,
+  as SERGIO shares them across genes and cell types). Technical noise is applied to the run's
+  ``C * nSC`` cells and ``n_cells`` of them are kept at random.
+
+Randomness (:func:`simulate_sergio`'s ``rng``) comes in one of two modes:
+
+* **one generator** for the whole batch (training data): ``max_depth`` is the longest directed path over
+  the whole batch, one set of snapshot times is shared by all models and every draw is laid out across
+  the batch. The models are independent in distribution up to that shared burn-in length, but a
+  model's output depends on the batch it was simulated in;
+* **one generator per model** (a sequence of ``B``): model ``b`` uses its own graph's ``max_depth`` and
+  makes every draw from ``rng[b]``, in the order of a batch of one, so its output is bit-identical to
+  ``simulate_sergio(rng[b], params.take(b), design[b:b+1], ...)`` whatever the rest of the batch (the
+  native vector envs rely on this). The dynamics stay one vectorised loop: all models run to the
+  longest model's length and each one's snapshots are taken inside its own window.
 """
 
 from __future__ import annotations
@@ -36,7 +45,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from caasl_gym.simulators.graphs import GRAPH_PRIORS, sample_graphs, topological_depth
-from caasl_gym.simulators.technical_noise import TechnicalNoise, apply_technical_noise, get_preset
+from caasl_gym.simulators.technical_noise import (
+    RandomSource,
+    TechnicalNoise,
+    apply_technical_noise,
+    check_random_source,
+    draw,
+    get_preset,
+)
 
 SERGIO_INTERVENTIONS = ("knockout", "knockdown")
 """Intervention types accepted by :func:`simulate_sergio`."""
@@ -53,7 +69,7 @@ SAFETY_STEPS = 2
 
 _MIN_HN = 1e-12  # lower bound of h^n, so that H(0) = 0 without 0/0
 _MAX_X = 1e8  # clip of the state before the Hill power, so x^n cannot overflow
-_NOISE_CHUNK = 1_000_000  # standard normals drawn per chunk of time steps
+_NOISE_CHUNK = 1_000_000  # standard normals drawn per chunk of time steps (all models together)
 
 
 @dataclass(frozen=True, eq=False)
@@ -369,11 +385,12 @@ def sample_sergio_params(
     )
 
 
-def flip_design(rng: np.random.Generator, design: np.ndarray, flip_prob: float) -> np.ndarray:
+def flip_design(rng: RandomSource, design: np.ndarray, flip_prob: float) -> np.ndarray:
     """Flip every bit of a design independently with probability ``flip_prob`` (noisy interventions).
 
     Args:
-        rng: the only source of randomness (nothing is drawn when ``flip_prob == 0``).
+        rng: the only source of randomness (nothing is drawn when ``flip_prob == 0``): one generator,
+            or one per row of ``design`` (row ``b`` draws from ``rng[b]`` only).
         design: ``(B, d)`` bool intended targets.
         flip_prob: probability in ``[0, 1]``.
 
@@ -383,49 +400,76 @@ def flip_design(rng: np.random.Generator, design: np.ndarray, flip_prob: float) 
     if not 0.0 <= flip_prob <= 1.0:
         raise ValueError(f"flip_prob must be in [0, 1], got {flip_prob}")
     design = np.asarray(design, dtype=bool)
+    check_random_source(rng, design.shape[0])
     if flip_prob == 0.0:
         return design.copy()
-    return design ^ (rng.random(design.shape) < flip_prob)
+    return design ^ (draw(rng, "random", size=design.shape) < flip_prob)
+
+
+def _snapshot_index(sample_at: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Group snapshot times ``(B, n)`` by step: ``{t: (models, slots)}`` with ``sample_at[models, slots] == t``."""
+    flat = sample_at.ravel()
+    order = np.argsort(flat, kind="stable")
+    times, first = np.unique(flat[order], return_index=True)
+    models, slots = np.divmod(order, sample_at.shape[1])
+    bounds = [*first.tolist(), flat.size]
+    return {int(t): (models[i:j], slots[i:j]) for t, i, j in zip(times.tolist(), bounds[:-1], bounds[1:])}
 
 
 def _simulate_cells(
-    rng: np.random.Generator, params: SergioParams, rates: _Rates, x0: np.ndarray, n_per_type: int
+    rng: RandomSource, params: SergioParams, rates: _Rates, x0: np.ndarray, burn: np.ndarray, n_per_type: int
 ) -> np.ndarray:
     """Run one trajectory per model and cell type and take ``n_per_type`` snapshots of each.
 
     Args:
+        rng: one generator (``burn`` must then be equal for all models; one set of snapshot times and
+            one noise array for the batch) or ``B`` generators (per-model times and noise; model ``b``
+            draws exactly ``burn[b] + window`` steps of noise, as a batch of one would).
         x0: ``(B, C, d)`` initial state.
+        burn: ``(B,)`` int burn-in steps of each model.
 
     Returns:
         ``(B, C, n_per_type, d)`` float64 clean expression.
     """
     batch, n_types, d = x0.shape
     window = SAMPLING_STATE * n_per_type
-    burn = SAFETY_STEPS * _max_depth(params.adjacency)
-    n_steps = burn + window
-    sample_at = burn + rng.integers(0, window, size=n_per_type)  # step after which a cell is taken
-    slots_at = {int(t): np.flatnonzero(sample_at == t) for t in np.unique(sample_at)}
+    n_steps = burn + window  # (B,)
+    shared = isinstance(rng, np.random.Generator)
+    if shared:  # step after which a cell is taken
+        sample_at = np.broadcast_to(int(burn[0]) + rng.integers(0, window, size=n_per_type), (batch, n_per_type))
+    else:
+        sample_at = np.stack([int(burn[b]) + g.integers(0, window, size=n_per_type) for b, g in enumerate(rng)])
+    snapshots = _snapshot_index(sample_at)
 
     lam = params.decay[:, None, None]
     amp = math.sqrt(DT) * params.noise_amplitude[:, None, None]
     out = np.empty((batch, n_types, n_per_type, d))
     x = x0.copy()
+    total = int(n_steps.max())
     chunk = max(1, _NOISE_CHUNK // (2 * x.size))
-    for start in range(0, n_steps, chunk):
-        xi = rng.standard_normal((min(chunk, n_steps - start), 2, *x.shape))
-        for k in range(xi.shape[0]):
+    for start in range(0, total, chunk):
+        length = min(chunk, total - start)
+        if shared:
+            xi = rng.standard_normal((length, 2, *x.shape))
+        else:  # consecutive draws continue one stream, so the chunking never changes a model's values
+            xi = np.zeros((length, 2, *x.shape))  # zero after a model's own last step (output unused)
+            for b, g in enumerate(rng):
+                steps_b = min(length, int(n_steps[b]) - start)
+                if steps_b > 0:
+                    xi[:steps_b, :, b] = g.standard_normal((steps_b, 2, n_types, d))
+        for k in range(length):
             prod = rates.production(x)
             loss = lam * x
             x = x + DT * (prod - loss) + amp * (np.sqrt(prod) * xi[k, 0] + np.sqrt(loss) * xi[k, 1])
             np.maximum(x, 0.0, out=x)
-            slots = slots_at.get(start + k)
-            if slots is not None:
-                out[:, :, slots, :] = x[:, :, None, :]
+            hit = snapshots.get(start + k)
+            if hit is not None:
+                out[hit[0], :, hit[1], :] = x[hit[0]]
     return out
 
 
 def simulate_sergio(
-    rng: np.random.Generator,
+    rng: RandomSource,
     params: SergioParams,
     design: np.ndarray,
     n_cells: int,
@@ -441,7 +485,10 @@ def simulate_sergio(
     :func:`flip_design`), sampling time steps, system noise, technical noise, the kept cells.
 
     Args:
-        rng: the only source of randomness.
+        rng: the only source of randomness, in one of two modes (see the module docstring): one
+            ``np.random.Generator`` shared by the batch, or a sequence of ``B`` generators where model
+            ``b`` draws from ``rng[b]`` only (with its own burn-in length), so that row ``b`` equals
+            ``simulate_sergio(rng[b], params.take(b), design[b:b+1], ...)`` bit for bit.
         params: ``B`` models.
         design: ``(B, d)`` bool intended targets (all False = wild type / observational).
         n_cells: cells returned per model (``>= 1``); ``ceil(n_cells / C)`` cells per cell type are
@@ -459,7 +506,7 @@ def simulate_sergio(
 
     Raises:
         ValueError: bad shapes, ``n_cells < 1``, ``flip_prob`` outside ``[0, 1]``, an unknown
-            intervention or an unknown technical-noise preset.
+            intervention, an unknown technical-noise preset or a number of generators other than ``B``.
     """
     if int(n_cells) < 1:
         raise ValueError(f"n_cells must be >= 1, got {n_cells}")
@@ -468,18 +515,22 @@ def simulate_sergio(
     design = np.asarray(design)
     if design.shape != (params.batch, params.d):
         raise ValueError(f"design must have shape (B, d) = ({params.batch}, {params.d}), got {design.shape}")
+    check_random_source(rng, params.batch)
     actual = flip_design(rng, design, flip_prob)
 
     factor = _intervention_factor(actual, params.batch, params.d, intervention)
     rates = _rates(params, factor)
-    x0 = _fixed_point(rates, params.decay, _max_depth(params.adjacency) + 1)
+    depth = topological_depth(params.adjacency).max(axis=1)  # (B,) longest path of each graph
+    x0 = _fixed_point(rates, params.decay, int(depth.max()) + 1)  # exact for every model of the batch
+    if isinstance(rng, np.random.Generator):
+        depth = np.full_like(depth, depth.max())  # one shared burn-in for the batch
     n_types = params.n_cell_types
     n_per_type = -(-int(n_cells) // n_types)
-    cells = _simulate_cells(rng, params, rates, x0, n_per_type)
+    cells = _simulate_cells(rng, params, rates, x0, SAFETY_STEPS * depth, n_per_type)
     clean = cells.reshape(params.batch, n_types * n_per_type, params.d)
     counts = clean if noise is None else apply_technical_noise(rng, clean, noise)
 
-    keep = np.argsort(rng.random(clean.shape[:2]), axis=1)[:, : int(n_cells)]  # (B, n_cells)
+    keep = np.argsort(draw(rng, "random", size=clean.shape[:2]), axis=1)[:, : int(n_cells)]  # (B, n_cells)
     counts = np.take_along_axis(counts, keep[:, :, None], axis=1).astype(np.float32)
     if not return_clean:
         return counts

@@ -13,13 +13,49 @@ The model follows the SERGIO paper (Dibaeinia & Sinha 2020) as summarised in
 4. **Poisson counts**: each entry becomes a Poisson draw with that mean.
 
 An entry that is exactly zero before the noise (e.g. a knocked-out gene) stays exactly zero.
+
+Randomness comes either from one generator for the whole batch or from one generator per model (see
+:data:`RandomSource`); in the latter case model ``b``'s noise equals that of a batch of one drawn from
+``rng[b]``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+RandomSource = np.random.Generator | Sequence[np.random.Generator]
+"""One generator for all models of a batch, or a sequence of ``B`` generators, one per model."""
+
+
+def check_random_source(rng: RandomSource, batch: int) -> None:
+    """Check ``rng`` is one generator or exactly ``batch`` of them (``TypeError`` / ``ValueError`` if not)."""
+    if isinstance(rng, np.random.Generator):
+        return
+    if not all(isinstance(g, np.random.Generator) for g in rng):
+        raise TypeError("rng must be a numpy Generator or a sequence of Generators")
+    if len(rng) != batch:
+        raise ValueError(f"need one generator per model: got {len(rng)} for B={batch}")
+
+
+def draw(rng: RandomSource, method: str, *args: object, size: tuple[int, ...] | None = None) -> np.ndarray:
+    """``rng.method(*args, size=size)`` with a leading batch axis ``B``, from one or ``B`` generators.
+
+    With one generator this is exactly that call. With a sequence ``rng`` of ``B`` generators it is the
+    concatenation over ``b`` of ``rng[b].method(*args_b, size=(1, *size[1:]))``, where ``args_b`` takes
+    row ``b:b+1`` of every array argument (distribution parameters must then carry the batch axis or
+    be scalars), i.e. what a batch of one would draw from ``rng[b]``.
+    """
+    if isinstance(rng, np.random.Generator):
+        return getattr(rng, method)(*args) if size is None else getattr(rng, method)(*args, size=size)
+    parts = []
+    for b, g in enumerate(rng):
+        args_b = [a[b : b + 1] if isinstance(a, np.ndarray) else a for a in args]
+        fn = getattr(g, method)
+        parts.append(fn(*args_b) if size is None else fn(*args_b, size=(1, *size[1:])))
+    return np.concatenate(parts)
 
 
 @dataclass(frozen=True)
@@ -62,40 +98,41 @@ def get_preset(preset: str | TechnicalNoise) -> TechnicalNoise:
         raise ValueError(f"unknown technical noise preset {preset!r}; valid choices: {valid}") from None
 
 
-def _outlier_genes(rng: np.random.Generator, x: np.ndarray, noise: TechnicalNoise) -> np.ndarray:
+def _outlier_genes(rng: RandomSource, x: np.ndarray, noise: TechnicalNoise) -> np.ndarray:
     """Multiply outlier genes of each run by a log-normal factor. ``x``: ``(B, m, d)`` -> ``(B, m, d)``."""
     batch, _, d = x.shape
-    is_outlier = rng.random((batch, d)) < noise.outlier_prob
-    factor = rng.lognormal(noise.outlier_mean, noise.outlier_scale, size=(batch, d))
+    is_outlier = draw(rng, "random", size=(batch, d)) < noise.outlier_prob
+    factor = draw(rng, "lognormal", noise.outlier_mean, noise.outlier_scale, size=(batch, d))
     return x * np.where(is_outlier, factor, 1.0)[:, None, :]
 
 
-def _library_size(rng: np.random.Generator, x: np.ndarray, noise: TechnicalNoise) -> np.ndarray:
+def _library_size(rng: RandomSource, x: np.ndarray, noise: TechnicalNoise) -> np.ndarray:
     """Rescale every cell to a log-normal library size. ``x``: ``(B, m, d)`` -> ``(B, m, d)``."""
     batch, m, _ = x.shape
-    lib = rng.lognormal(noise.lib_size_mean, noise.lib_size_scale, size=(batch, m, 1))
+    lib = draw(rng, "lognormal", noise.lib_size_mean, noise.lib_size_scale, size=(batch, m, 1))
     total = x.sum(axis=-1, keepdims=True)
     scale = np.divide(lib, total, out=np.zeros_like(total), where=total > 0)
     return x * scale
 
 
-def _dropout(rng: np.random.Generator, x: np.ndarray, noise: TechnicalNoise) -> np.ndarray:
+def _dropout(rng: RandomSource, x: np.ndarray, noise: TechnicalNoise) -> np.ndarray:
     """Drop entries with a logistic probability around each run's percentile. ``(B, m, d)``."""
     batch = x.shape[0]
     logx = np.log1p(x)
     mid = np.percentile(logx.reshape(batch, -1), noise.dropout_percentile, axis=1)  # (B,)
     z = noise.dropout_shape * (logx - mid[:, None, None])
     keep_prob = 0.5 * (1.0 + np.tanh(0.5 * z))  # = sigmoid(z), without overflow warnings
-    return np.where(rng.random(x.shape) < keep_prob, x, 0.0)
+    return np.where(draw(rng, "random", size=x.shape) < keep_prob, x, 0.0)
 
 
 def apply_technical_noise(
-    rng: np.random.Generator, expression: np.ndarray, preset: str | TechnicalNoise = "10x-chromium-mini"
+    rng: RandomSource, expression: np.ndarray, preset: str | TechnicalNoise = "10x-chromium-mini"
 ) -> np.ndarray:
     """Turn clean expression into UMI-like counts; each model of the batch is one run.
 
     Args:
-        rng: the only source of randomness.
+        rng: the only source of randomness: one generator, or a sequence of ``B`` generators where
+            model ``b`` draws from ``rng[b]`` only, exactly as a batch of one would.
         expression: ``(B, m, d)`` non-negative clean expression (``m`` cells of model ``b``'s run).
         preset: a name from :data:`TECHNICAL_NOISE_PRESETS` or a :class:`TechnicalNoise`.
 
@@ -103,7 +140,8 @@ def apply_technical_noise(
         ``(B, m, d)`` float64 non-negative integer counts.
 
     Raises:
-        ValueError: unknown preset name, wrong rank, or negative / non-finite expression.
+        ValueError: unknown preset name, wrong rank, negative / non-finite expression, or a number of
+            generators other than ``B``.
     """
     noise = get_preset(preset)
     x = np.asarray(expression, dtype=np.float64)
@@ -111,7 +149,8 @@ def apply_technical_noise(
         raise ValueError(f"expression must have shape (B, m, d), got {x.shape}")
     if not np.all(np.isfinite(x)) or np.any(x < 0):
         raise ValueError("expression must be finite and non-negative")
+    check_random_source(rng, x.shape[0])
     x = _outlier_genes(rng, x, noise)
     x = _library_size(rng, x, noise)
     x = _dropout(rng, x, noise)
-    return rng.poisson(x).astype(np.float64)
+    return draw(rng, "poisson", x).astype(np.float64)
