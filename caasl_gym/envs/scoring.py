@@ -1,0 +1,68 @@
+"""Reward models and the score ``S(h)`` the environments telescope into rewards.
+
+Two scores are available (the ``reward`` kwarg), both computed in closed form from the reward model's
+edge probabilities ``p = q(A | h)`` ``(B, d, d)`` and the true adjacency ``A``:
+
+* ``"expected_correct"`` (default, the CAASL paper's reward): ``S = sum_ij A p + (1 - A)(1 - p)`` over
+  all ``d^2`` entries, diagonal included (it adds the constant ``d`` since ``p_ii = 0``);
+* ``"log_likelihood"`` (Barber–Agakov variant): ``S = sum_{i != j} log q(A_ij)`` over the ``d(d-1)``
+  off-diagonal entries only, with probabilities clipped to ``[1e-6, 1 - 1e-6]``.
+
+Reward models given by name or path are loaded once per ``(name, device)`` and shared by every env
+of the process.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from caasl_gym.metrics import expected_correct, log_likelihood
+
+LOG_LIKELIHOOD_EPS = 1e-6
+"""Probabilities are clipped to ``[eps, 1 - eps]`` inside the log-likelihood score."""
+
+_MODEL_CACHE: dict[tuple[str, str], Any] = {}
+
+
+def resolve_reward_model(spec: Any, device: str = "cpu") -> Any:
+    """Turn the ``reward_model`` kwarg into an object with ``edge_probabilities``.
+
+    Args:
+        spec: a shipped model name (e.g. ``"linear"``), a path to saved weights, or an object with an
+            ``edge_probabilities(values, intervened, mask)`` method (used as is).
+        device: torch device for models loaded by name or path.
+
+    Returns:
+        The model; loaded models are cached per ``(name, device)``.
+    """
+    if callable(getattr(spec, "edge_probabilities", None)):
+        return spec
+    if isinstance(spec, str | os.PathLike):
+        key = (os.fspath(spec), str(device))
+        if key not in _MODEL_CACHE:
+            from caasl_gym.reward import load_reward_model
+
+            _MODEL_CACHE[key] = load_reward_model(key[0], device=device)
+        return _MODEL_CACHE[key]
+    raise ValueError(f"cannot use {spec!r} as a reward model")
+
+
+def score(probs: np.ndarray, adjacency: np.ndarray, kind: str = "expected_correct") -> np.ndarray:
+    """The score ``S(h)`` of each posterior (see the module docstring).
+
+    Args:
+        probs: ``(B, d, d)`` edge probabilities.
+        adjacency: ``(B, d, d)`` bool true graphs.
+        kind: ``"expected_correct"`` or ``"log_likelihood"``.
+
+    Returns:
+        ``(B,)`` float64.
+    """
+    if kind == "expected_correct":
+        return expected_correct(probs, adjacency)
+    if kind == "log_likelihood":
+        return log_likelihood(probs, adjacency, eps=LOG_LIKELIHOOD_EPS)
+    raise ValueError(f"unknown reward {kind!r}")
