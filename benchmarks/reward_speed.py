@@ -57,13 +57,13 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         torch.manual_seed(0)
         net = EdgePosteriorNet(ModelConfig(domain="linear", dim=dim, layers=layers, heads=heads))
         candidates.append((f"random init dim {dim}, {layers} layers, {heads} heads", RewardModel(net), None))
-    for name in ["linear", *args.models]:
+    for name in ["linear", "linear-small", *args.models]:
         try:
             m = load_reward_model(name)
         except Exception as err:  # a shipped model may be missing while it is being regenerated
             print(f"skipping {name}: {err}")
             continue
-        label = "shipped linear" if name == "linear" else Path(name).name
+        label = f"shipped {name}" if name in ("linear", "linear-small") else Path(name).name
         candidates.append((label, m, m.metadata))
 
     rows = []
