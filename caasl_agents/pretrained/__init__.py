@@ -1,0 +1,83 @@
+"""Pretrained CAASL policies shipped as package data: ``<env_id>.zip`` plus a ``<env_id>.json`` sidecar.
+
+The sidecar records how the policy was trained and checked, for example::
+
+    {"env_id": "CausalLinear-v0",
+     "command": "python -m caasl_agents.train --env CausalLinear-v0 --seed 0 ...",
+     "num_timesteps": 200000,
+     "eval": {"mean_return": ..., "random_mean_return": ...},
+     "sha256": "<sha256 of the .zip>"}
+
+:func:`load_pretrained` verifies ``sha256`` (when present) before loading. Out-of-distribution ids
+(e.g. ``CausalLinear-OOD-D20-v0``) reuse their training prior's policy zero-shot: load it with the
+base id and run it with :func:`~caasl_agents.redq.predict.predict_any_d`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch as th
+
+from caasl_agents.redq import REDQ
+
+
+def _directory(directory: str | os.PathLike | None) -> Path:
+    if directory is not None:
+        return Path(directory)
+    return Path(str(resources.files(__name__)))
+
+
+def available_pretrained(directory: str | os.PathLike | None = None) -> list[str]:
+    """Environment ids with a shipped policy (a ``.zip`` and its ``.json`` sidecar).
+
+    :param directory: folder to look in (default: the package data of :mod:`caasl_agents.pretrained`)
+    """
+    folder = _directory(directory)
+    return sorted(p.stem for p in folder.glob("*.zip") if p.with_suffix(".json").is_file())
+
+
+def pretrained_info(env_id: str, directory: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The JSON sidecar of the policy shipped for ``env_id``."""
+    return json.loads((_paths(env_id, directory)[1]).read_text())
+
+
+def _paths(env_id: str, directory: str | os.PathLike | None) -> tuple[Path, Path]:
+    folder = _directory(directory)
+    model, sidecar = folder / f"{env_id}.zip", folder / f"{env_id}.json"
+    if not (model.is_file() and sidecar.is_file()):
+        shipped = available_pretrained(folder)
+        listed = ", ".join(shipped) if shipped else "none yet"
+        msg = f"no pretrained policy for {env_id!r}; ids with one: {listed}"
+        if "-OOD-" in env_id:
+            base = env_id.split("-OOD-")[0] + "-v0"
+            msg += f". Out-of-distribution ids reuse their training prior's policy: load_pretrained({base!r})"
+        raise ValueError(msg)
+    return model, sidecar
+
+
+def load_pretrained(
+    env_id: str, device: th.device | str = "cpu", directory: str | os.PathLike | None = None
+) -> REDQ:
+    """Load the REDQ model shipped for ``env_id``.
+
+    :param env_id: a training prior with a shipped policy (see :func:`available_pretrained`)
+    :param device: torch device for the networks ("auto" picks CUDA when present)
+    :param directory: folder to load from (default: the package data)
+    :return: the model, without an environment (use ``model.predict`` on observations of the
+        training shape, or :func:`~caasl_agents.redq.predict.predict_any_d` on any ``d``)
+    :raises ValueError: no policy for ``env_id`` (the message lists the ids that have one), or the
+        file does not match the sha256 in its sidecar
+    """
+    model_path, sidecar = _paths(env_id, directory)
+    expected = json.loads(sidecar.read_text()).get("sha256")
+    if expected:
+        actual = hashlib.sha256(model_path.read_bytes()).hexdigest()
+        if actual != expected:
+            raise ValueError(f"{model_path} does not match its sidecar (sha256 {actual} != {expected})")
+    return REDQ.load(model_path, device=device)

@@ -1,0 +1,46 @@
+"""Run a trained policy on histories of any size (zero-shot to other numbers of variables ``d``).
+
+SB3's ``model.predict`` checks observations against the training observation space, so it refuses
+a history with another ``d`` (or another ``N``). The :class:`~caasl_agents.redq.policies.TransformerPolicy`
+actor has no weight that depends on either, so :func:`predict_any_d` calls it directly::
+
+    model = REDQ.load("model.zip")                    # trained on CausalLinear-v0 (d = 10)
+    env = gym.make("CausalLinear-OOD-D20-v0")         # d = 20
+    obs, _ = env.reset(seed=0)
+    action = predict_any_d(model, obs)                # (20, 2), in [-1, 1]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch as th
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.policies import BasePolicy
+
+
+def predict_any_d(
+    model: BaseAlgorithm | BasePolicy, observation: np.ndarray, deterministic: bool = True
+) -> np.ndarray:
+    """Actions of a per-variable policy for histories of any ``N`` and ``d``.
+
+    :param model: a trained :class:`~caasl_agents.redq.REDQ` (or its policy) with a
+        :class:`~caasl_agents.redq.policies.TransformerPolicy`
+    :param observation: one history ``(N, d, 3)`` or a batch ``(B, N, d, 3)``
+    :param deterministic: the tanh of the Gaussian mean (True) or a sample
+    :return: actions ``(d, k)`` or ``(B, d, k)`` in the action box ``[-1, 1]`` (``k`` = the training
+        action space's last axis)
+    """
+    policy = model.policy if isinstance(model, BaseAlgorithm) else model
+    obs = np.asarray(observation, dtype=np.float32)
+    single = obs.ndim == 3
+    if single:
+        obs = obs[None]
+    if obs.ndim != 4 or obs.shape[-1] != 3:
+        raise ValueError(f"expected an observation of shape (N, d, 3) or (B, N, d, 3), got {obs.shape}")
+    assert policy.action_space.shape is not None
+    width = policy.action_space.shape[-1]
+    policy.set_training_mode(False)
+    with th.inference_mode():
+        actions = policy._predict(th.as_tensor(obs, device=policy.device), deterministic=deterministic)
+    actions = actions.reshape(obs.shape[0], obs.shape[2], width).cpu().numpy()
+    return actions[0] if single else actions

@@ -1,0 +1,63 @@
+"""load_pretrained: package-data lookup, sidecar checksum, clear errors for ids without a policy."""
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import torch as th
+
+from caasl_agents import REDQ, available_pretrained, load_pretrained, make_vec_env
+from caasl_agents.common.envs import TOY_ENV_ID
+from caasl_agents.pretrained import pretrained_info
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory):
+    """A folder laid out like the package data, holding one tiny policy."""
+    threads = th.get_num_threads()
+    th.set_num_threads(1)
+    folder = tmp_path_factory.mktemp("pretrained")
+    env = make_vec_env(TOY_ENV_ID, 2, seed=0)
+    kwargs = dict(features_extractor_kwargs=dict(features_dim=8, n_layers=1, n_heads=2), n_critics=2)
+    model = REDQ("TransformerPolicy", env, buffer_size=100, seed=0, device="cpu", policy_kwargs=kwargs)
+    model.save(folder / "Toy-v0.zip")
+    digest = hashlib.sha256((folder / "Toy-v0.zip").read_bytes()).hexdigest()
+    (folder / "Toy-v0.json").write_text(json.dumps({"env_id": "Toy-v0", "sha256": digest}))
+    (folder / "Orphan-v0.zip").write_bytes(b"no sidecar")  # not listed: a policy needs its sidecar
+    yield folder, model, env.reset()
+    th.set_num_threads(threads)
+
+
+def test_load_pretrained_from_folder(shipped):
+    folder, model, obs = shipped
+    assert available_pretrained(folder) == ["Toy-v0"]
+    assert pretrained_info("Toy-v0", folder)["env_id"] == "Toy-v0"
+    loaded = load_pretrained("Toy-v0", device="cpu", directory=folder)
+    assert isinstance(loaded, REDQ) and loaded.env is None
+    np.testing.assert_array_equal(
+        loaded.predict(obs, deterministic=True)[0], model.predict(obs, deterministic=True)[0]
+    )
+
+
+def test_unknown_id_lists_shipped_ids(shipped):
+    folder, _, _ = shipped
+    with pytest.raises(ValueError, match=r"no pretrained policy for 'Nope-v0'; ids with one: Toy-v0"):
+        load_pretrained("Nope-v0", directory=folder)
+    with pytest.raises(ValueError, match=r"load_pretrained\('CausalLinear-v0'\)"):
+        load_pretrained("CausalLinear-OOD-D20-v0", directory=folder)
+
+
+def test_package_data_lookup():
+    shipped_ids = available_pretrained()
+    assert all(isinstance(i, str) for i in shipped_ids)
+    with pytest.raises(ValueError, match="no pretrained policy for 'NoSuchEnv-v0'; ids with one: "):
+        load_pretrained("NoSuchEnv-v0")
+
+
+def test_checksum_mismatch_raises(shipped, tmp_path):
+    folder, _, _ = shipped
+    (tmp_path / "Toy-v0.zip").write_bytes((folder / "Toy-v0.zip").read_bytes() + b"tampered")
+    (tmp_path / "Toy-v0.json").write_text((folder / "Toy-v0.json").read_text())
+    with pytest.raises(ValueError, match="does not match its sidecar"):
+        load_pretrained("Toy-v0", directory=tmp_path)

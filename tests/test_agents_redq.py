@@ -1,0 +1,170 @@
+"""REDQ: argument checks, batched critic ensemble, learning signal, save/load, any-d prediction."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch as th
+
+from caasl_agents import REDQ, make_vec_env, predict_any_d
+from caasl_agents.common.envs import TOY_ENV_ID
+from caasl_agents.redq.policies import MlpEnsembleCritic, TransformerEnsembleCritic
+
+TINY_POLICY = dict(features_extractor_kwargs=dict(features_dim=16, n_layers=1, n_heads=2), net_arch=[32, 32])
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = th.get_num_threads()
+    th.set_num_threads(1)
+    yield
+    th.set_num_threads(threads)
+
+
+def make_model(policy="TransformerPolicy", n_envs=2, seed=0, policy_kwargs=None, **kwargs):
+    env = make_vec_env(TOY_ENV_ID, n_envs, seed=seed)
+    policy_kwargs = {**(TINY_POLICY if policy == "TransformerPolicy" else {}), **(policy_kwargs or {})}
+    defaults = dict(buffer_size=1_000, learning_starts=16, batch_size=16, gamma=0.9, seed=seed, device="cpu")
+    return REDQ(policy, env, policy_kwargs=policy_kwargs, **{**defaults, **kwargs})
+
+
+def mean_return(policy_fn, n=64, seed=123):
+    venv = gym.make_vec(TOY_ENV_ID, num_envs=n, vectorization_mode="sync")
+    obs, _ = venv.reset(seed=seed)
+    total = np.zeros(n)
+    for _ in range(3):
+        obs, rewards, *_ = venv.step(policy_fn(obs))
+        total += rewards
+    return total.mean()
+
+
+@pytest.mark.parametrize("subset", [0, 3, 11])
+def test_bad_critic_subset_size_raises(subset):
+    with pytest.raises(ValueError, match="critic_subset_size"):
+        make_model(critic_subset_size=subset, policy_kwargs=dict(n_critics=2 if subset == 3 else 10))
+
+
+def test_other_bad_arguments_raise():
+    with pytest.raises(ValueError, match="actor_q_reduction"):
+        make_model(actor_q_reduction="median")
+    with pytest.raises(ValueError, match="policy_delay"):
+        make_model(policy_delay=0)
+    with pytest.raises(ValueError, match="critic_encoder"):
+        make_model(policy_kwargs=dict(critic_encoder="per-critic"))
+    with pytest.raises(ValueError, match="n_critics"):
+        make_model(policy_kwargs=dict(n_critics=0))
+
+
+@pytest.mark.parametrize(
+    ("policy", "policy_kwargs"),
+    [
+        ("TransformerPolicy", dict(critic_encoder="separate")),
+        ("TransformerPolicy", dict(critic_encoder="shared")),
+        ("TransformerPolicy", dict(share_features_extractor=True)),
+        ("MlpPolicy", dict(net_arch=[32, 32])),
+    ],
+)
+def test_batched_critics_match_loop_and_train(policy, policy_kwargs):
+    model = make_model(policy, policy_kwargs={"n_critics": 4, **policy_kwargs}, critic_subset_size=3)
+    critic = model.critic
+    expected_class = TransformerEnsembleCritic if policy == "TransformerPolicy" else MlpEnsembleCritic
+    assert isinstance(critic, expected_class)
+    obs = th.as_tensor(model.env.reset())
+    actions = th.rand(obs.shape[0], 6) * 2 - 1
+    with th.no_grad():
+        q = critic(obs, actions)
+        th.testing.assert_close(critic.forward_looped(obs, actions), q, atol=1e-5, rtol=0)
+        members = th.tensor([2, 0])
+        th.testing.assert_close(critic(obs, actions, members), q[:, members], atol=1e-5, rtol=0)
+    assert q.shape == (2, 4) and not th.allclose(q[:, 0], q[:, 1])
+    before = [p.detach().clone() for p in critic.q_heads.parameters()]
+    model.learn(40)
+    assert model._n_updates > 0
+    assert all(not th.equal(a, b) for a, b in zip(before, critic.q_heads.parameters()))
+
+
+def test_subsets_are_distinct_and_seeded():
+    models = [make_model(seed=s, policy_kwargs=dict(critic_encoder="shared")) for s in (3, 3, 4)]
+    draws = [[m._sample_members() for _ in range(5)] for m in models]
+    assert all(len(set(m.tolist())) == 2 and 0 <= m.min() and m.max() < 10 for m in draws[0])
+    assert all(th.equal(a, b) for a, b in zip(draws[0], draws[1]))
+    assert not all(th.equal(a, b) for a, b in zip(draws[0], draws[2]))
+
+
+def test_policy_delay_none_and_min_reduction_and_critic_learning_rate():
+    model = make_model(
+        policy_delay=None,
+        actor_q_reduction="min",
+        critic_learning_rate=1e-4,
+        learning_rate=1e-3,
+        gradient_steps=3,
+        policy_kwargs=dict(critic_encoder="shared"),
+    )
+    model.learn(40)
+    assert model.critic.optimizer.param_groups[0]["lr"] == pytest.approx(1e-4)
+    assert model.actor.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3)
+
+
+def test_save_load_gives_identical_predictions(tmp_path):
+    model = make_model(policy_kwargs=dict(n_critics=3), critic_subset_size=2)
+    model.learn(40)
+    obs = model.env.reset()
+    expected, _ = model.predict(obs, deterministic=True)
+    model.save(tmp_path / "model.zip")
+    loaded = REDQ.load(tmp_path / "model.zip", device="cpu")
+    actual, _ = loaded.predict(obs, deterministic=True)
+    np.testing.assert_array_equal(actual, expected)
+    assert actual.shape == (2, 3, 2)
+    assert loaded.critic_subset_size == 2 and loaded.critic.n_critics == 3
+    for a, b in zip(model.policy.state_dict().values(), loaded.policy.state_dict().values()):
+        assert th.equal(a, b)
+    loaded.set_env(make_vec_env(TOY_ENV_ID, 2, seed=1))
+    loaded.learn(20, reset_num_timesteps=False)  # keeps training after loading
+
+
+def test_predict_any_d_runs_at_other_sizes():
+    model = make_model()
+    obs = model.env.reset()
+    # same actions as SB3's predict (which rescales from [-1, 1] to the box, a float rounding)
+    expected = model.predict(obs, deterministic=True)[0]
+    np.testing.assert_allclose(predict_any_d(model, obs), expected, atol=1e-6)
+    big = np.zeros((2, 9, 7, 3), np.float32)
+    big[:, :4] = np.random.default_rng(0).normal(size=(2, 4, 7, 3))
+    big[:, :4, :, 2] = 1.0
+    actions = predict_any_d(model, big)
+    assert actions.shape == (2, 7, 2) and np.all(np.abs(actions) <= 1)
+    assert predict_any_d(model.policy, big[0], deterministic=False).shape == (7, 2)
+    with pytest.raises(ValueError, match="expected an observation"):
+        predict_any_d(model, big[..., :2])
+
+
+def test_redq_learns_toy_design_task():
+    """A few hundred REDQ steps beat Random by a wide margin (optimum 3, Random about 0.2)."""
+    model = make_model(
+        n_envs=4,
+        learning_starts=100,
+        batch_size=32,
+        gradient_steps=2,
+        learning_rate=1e-3,
+        ent_coef="auto_0.05",
+        policy_kwargs=dict(n_critics=5, critic_encoder="shared"),
+    )
+    model.learn(600)
+    rng = np.random.default_rng(0)
+    random_return = mean_return(lambda o: rng.uniform(-1, 1, (len(o), 3, 2)))
+    policy_return = mean_return(lambda o: model.predict(o, deterministic=True)[0])
+    assert policy_return > random_return + 1.2, (policy_return, random_return)
+
+
+@pytest.mark.slow
+def test_redq_learns_with_separate_encoders_and_ten_critics():
+    model = make_model(
+        n_envs=4,
+        learning_starts=100,
+        batch_size=64,
+        gradient_steps=4,
+        learning_rate=1e-3,
+        ent_coef="auto_0.05",
+    )
+    model.learn(1200)
+    policy_return = mean_return(lambda o: model.predict(o, deterministic=True)[0])
+    assert policy_return > 2.0, policy_return
