@@ -305,6 +305,7 @@ def train(cfg: TrainConfig, given: set[str] | None = None) -> Path:
         )
         save_checkpoint(model, ckpt_dir)
     model.save(run_dir / "model.zip")
+    model.logger.close()  # flush and close the CSV / TensorBoard files of this session
     venv.close()
 
     if cfg.eval_episodes:
