@@ -32,7 +32,7 @@ def _available_strategies(env_id: str) -> list:
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-envs", type=int, default=30, help="held-out environments per id")
+    parser.add_argument("--n-envs", type=int, default=100, help="held-out environments per id")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     frames = []
