@@ -8,6 +8,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pandas as pd
+import torch as th
 from scipy import stats
 from stable_baselines3.common.base_class import BaseAlgorithm
 
@@ -68,7 +69,7 @@ def evaluate_against_random(
     n_episodes: int = 100,
     seed: int = 1_000_000,
     env_kwargs: dict[str, Any] | None = None,
-    deterministic: bool = True,
+    deterministic: bool = False,
 ) -> pd.DataFrame:
     """Returns of ``model`` and of Random on the same held-out environments, with 95% CIs.
 
@@ -80,7 +81,8 @@ def evaluate_against_random(
     :param n_episodes: held-out episodes (paper: 100)
     :param seed: evaluation seed; keep it disjoint from the training seeds
     :param env_kwargs: env kwargs
-    :param deterministic: deterministic policy actions
+    :param deterministic: deterministic policy actions; by default designs are sampled from the
+        policy (as in the official CAASL evaluation), from torch's generator seeded with ``seed``
     :return: one row per strategy: ``mean_return``, ``ci95_return``, ``diff_vs_random`` (paired
         mean difference of returns) with ``ci95_diff``, and ``mean_final_score`` when available
     """
@@ -94,10 +96,14 @@ def evaluate_against_random(
     def policy_fn(obs: np.ndarray) -> np.ndarray:
         return predict_any_d(model, obs, deterministic=deterministic)
 
-    results = {
-        "CAASL": rollout(policy_fn, env_id, n_episodes, seed, env_kwargs),
-        "Random": rollout(random_fn, env_id, n_episodes, seed, env_kwargs),
-    }
+    cuda = model.device.type == "cuda"
+    devices = (
+        [model.device.index if model.device.index is not None else th.cuda.current_device()] if cuda else []
+    )
+    with th.random.fork_rng(devices=devices):  # seeded sampling, global torch state left untouched
+        th.manual_seed(seed)
+        results = {"CAASL": rollout(policy_fn, env_id, n_episodes, seed, env_kwargs)}
+    results["Random"] = rollout(random_fn, env_id, n_episodes, seed, env_kwargs)
     rows = []
     for name, res in results.items():
         mean, ci = _mean_ci(res["return"])
