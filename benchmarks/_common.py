@@ -11,6 +11,8 @@ import datetime as _dt
 import os
 import platform
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -72,3 +74,14 @@ def markdown_table(table: pd.DataFrame) -> str:
     sep = "| " + " | ".join("---" for _ in table.columns) + " |"
     rows = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in table.itertuples(index=False)]
     return "\n".join([head, sep, *rows])
+
+
+def median_seconds(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median and minimum wall seconds of ``repeats`` calls of ``fn`` after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)), float(np.min(times))

@@ -11,25 +11,14 @@ Run: ``python -m benchmarks.linear_speed``
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import pandas as pd
 
-from benchmarks._common import write_results
+from benchmarks._common import median_seconds, write_results
 from caasl_gym.simulators.linear import sample_linear_params, simulate_linear
 
 AVICI_MS_PER_DATASET = 0.95
-
-
-def _median_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
 
 
 def run(repeats: int = 30, seed: int = 0) -> pd.DataFrame:
@@ -43,7 +32,7 @@ def run(repeats: int = 30, seed: int = 0) -> pd.DataFrame:
                 targets[:, 50:] = rng.random((batch, 10, d)) < 0.5
                 values = rng.uniform(-1, 1, (batch, n, d))
                 params = sample_linear_params(rng, batch, d, noise=noise)
-                sim = _median_seconds(
+                sim, _ = median_seconds(
                     lambda p=params, t=targets, v=values: simulate_linear(rng, p, t, v), repeats
                 )
 
@@ -51,7 +40,7 @@ def run(repeats: int = 30, seed: int = 0) -> pd.DataFrame:
                     p = sample_linear_params(rng, batch, d, noise=noise)
                     simulate_linear(rng, p, targets, values)
 
-                tot = _median_seconds(full, repeats)
+                tot, _ = median_seconds(full, repeats)
                 rows.append(
                     dict(
                         noise=noise,

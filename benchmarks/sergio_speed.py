@@ -21,13 +21,12 @@ Run: ``python -m benchmarks.sergio_speed``
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
-from benchmarks._common import write_results
+from benchmarks._common import median_seconds, write_results
 from caasl_gym.simulators.sergio import sample_sergio_params, simulate_sergio
 
 REFERENCE_S = {  # avici SERGIO, median s per dataset on 2 cores
@@ -40,16 +39,6 @@ REFERENCE_S = {  # avici SERGIO, median s per dataset on 2 cores
     ("dataset", 20): 0.71,
     ("dataset", 30): 1.85,
 }
-
-
-def _median_seconds(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times)), float(np.min(times))
 
 
 def _single_knockouts(rng: np.random.Generator, batch: int, d: int) -> np.ndarray:
@@ -87,7 +76,7 @@ def run(repeats: int = 20, seed: int = 0) -> pd.DataFrame:
         for batch in (1, 64):
             for case, fn in _cases(rng, batch, d).items():
                 reps = max(3, repeats // 4) if case == "dataset" else repeats
-                med, best = _median_seconds(fn, reps)
+                med, best = median_seconds(fn, reps)
                 ref = REFERENCE_S.get((case, d), np.nan)
                 per_model = med / batch
                 rows.append(
