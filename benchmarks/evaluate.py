@@ -160,9 +160,10 @@ def final_table(summary: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def make_strategies(names: Sequence[str], env_id: str | None = None) -> list[Strategy]:
+def make_strategies(names: Sequence[str], env_id: str | None = None, deterministic: bool = False) -> list[Strategy]:
     """Strategies by name: ``Random``, ``Observational``, ``CAASL`` (shipped policy for ``env_id``'s domain)
-    or ``CAASL:<path to model.zip>``."""
+    or ``CAASL:<path to model.zip>``. CAASL samples its designs (as the official evaluation does) unless
+    ``deterministic``, which takes the tanh of the policy's mean."""
     out: list[Strategy] = []
     for name in names:
         if name == "Random":
@@ -174,7 +175,7 @@ def make_strategies(names: Sequence[str], env_id: str | None = None) -> list[Str
 
             _, _, path = name.partition(":")
             model = REDQ.load(path, device="cpu") if path else load_pretrained(_training_id(env_id))
-            out.append(PolicyStrategy(model))
+            out.append(PolicyStrategy(model, deterministic=deterministic))
         else:
             raise ValueError(f"unknown strategy {name!r}; valid: Random, Observational, CAASL, CAASL:<path>")
     return out
@@ -220,11 +221,12 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--n-envs", type=int, default=100, help="held-out environments per id")
     parser.add_argument("--env-kwargs", type=json.loads, default=None, help="JSON dict passed to gym.make")
     parser.add_argument("--out", default="evaluation", help="folder under benchmarks/results/")
+    parser.add_argument("--deterministic", action="store_true", help="CAASL: mean designs instead of samples")
     args = parser.parse_args(argv)
     ids = list(caasl_gym.ALL_IDS) if args.ids == ["all"] else args.ids
     frames = []
     for env_id in ids:
-        strategies = make_strategies(args.strategies, env_id)
+        strategies = make_strategies(args.strategies, env_id, args.deterministic)
         frames.append(evaluate([env_id], strategies, args.n_envs, args.env_kwargs))
     episodes = pd.concat(frames, ignore_index=True)
     command = "python -m benchmarks.evaluate " + " ".join(argv if argv is not None else __import__("sys").argv[1:])

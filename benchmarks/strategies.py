@@ -59,7 +59,8 @@ class PolicyStrategy:
     Args:
         model: a loaded SB3 model (e.g. from ``caasl_agents.load_pretrained``).
         name: label in the results.
-        deterministic: use the mean action of the Gaussian-tanh policy.
+        deterministic: use the mean action of the Gaussian-tanh policy; otherwise sample designs with
+            the episode's ``rng`` (reproducible and paired like the other strategies).
     """
 
     def __init__(self, model, name: str = "CAASL", deterministic: bool = True) -> None:
@@ -70,4 +71,4 @@ class PolicyStrategy:
     def act(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         from caasl_agents import predict_any_d
 
-        return predict_any_d(self.model, obs, deterministic=self.deterministic)
+        return predict_any_d(self.model, obs, deterministic=self.deterministic, rng=rng)

@@ -8,7 +8,6 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pandas as pd
-import torch as th
 from scipy import stats
 from stable_baselines3.common.base_class import BaseAlgorithm
 
@@ -82,7 +81,7 @@ def evaluate_against_random(
     :param seed: evaluation seed; keep it disjoint from the training seeds
     :param env_kwargs: env kwargs
     :param deterministic: deterministic policy actions; by default designs are sampled from the
-        policy (as in the official CAASL evaluation), from torch's generator seeded with ``seed``
+        policy (as in the official CAASL evaluation) with noise from ``np.random.default_rng([seed, 1])``
     :return: one row per strategy: ``mean_return``, ``ci95_return``, ``diff_vs_random`` (paired
         mean difference of returns) with ``ci95_diff``, and ``mean_final_score`` when available
     """
@@ -93,16 +92,12 @@ def evaluate_against_random(
         width = model.action_space.shape[-1] if model.action_space.shape else 2
         return rng.uniform(-1.0, 1.0, size=(obs.shape[0], d, width)).astype(np.float32)
 
-    def policy_fn(obs: np.ndarray) -> np.ndarray:
-        return predict_any_d(model, obs, deterministic=deterministic)
+    policy_rng = np.random.default_rng([seed, 1])
 
-    cuda = model.device.type == "cuda"
-    devices = (
-        [model.device.index if model.device.index is not None else th.cuda.current_device()] if cuda else []
-    )
-    with th.random.fork_rng(devices=devices):  # seeded sampling, global torch state left untouched
-        th.manual_seed(seed)
-        results = {"CAASL": rollout(policy_fn, env_id, n_episodes, seed, env_kwargs)}
+    def policy_fn(obs: np.ndarray) -> np.ndarray:
+        return predict_any_d(model, obs, deterministic=deterministic, rng=policy_rng)
+
+    results = {"CAASL": rollout(policy_fn, env_id, n_episodes, seed, env_kwargs)}
     results["Random"] = rollout(random_fn, env_id, n_episodes, seed, env_kwargs)
     rows = []
     for name, res in results.items():

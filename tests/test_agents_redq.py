@@ -137,6 +137,21 @@ def test_predict_any_d_runs_at_other_sizes():
         predict_any_d(model, big[..., :2])
 
 
+def test_predict_any_d_samples_reproducibly_from_the_given_rng():
+    model = make_model()
+    obs = model.env.reset()
+    first = predict_any_d(model, obs, deterministic=False, rng=np.random.default_rng(3))
+    again = predict_any_d(model, obs, deterministic=False, rng=np.random.default_rng(3))
+    other = predict_any_d(model, obs, deterministic=False, rng=np.random.default_rng(4))
+    np.testing.assert_array_equal(first, again)
+    assert not np.allclose(first, other) and np.all(np.abs(first) <= 1)
+    # the sample is tanh(mean + std * eps): with the noise of rng 3 it matches the actor's parameters
+    mean, log_std, _ = model.actor.get_action_dist_params(th.as_tensor(obs))
+    eps = np.random.default_rng(3).standard_normal(mean.shape)
+    expected = np.tanh(mean.detach().numpy() + np.exp(log_std.detach().numpy()) * eps).reshape(first.shape)
+    np.testing.assert_allclose(first, expected, atol=1e-5)
+
+
 def test_redq_learns_toy_design_task():
     """A few hundred REDQ steps beat Random by a wide margin (optimum 3, Random about 0.2)."""
     model = make_model(

@@ -33,3 +33,32 @@ def test_summary_and_table(episodes):
     assert np.isfinite(obs_last.score_ci95) and np.isfinite(obs_last.score_minus_random)
     table = final_table(summary)
     assert list(table.strategy) == ["Random", "Observational"] and (table["T"] == SMALL["budget"]).all()
+
+
+def test_caasl_strategy_from_a_saved_policy_is_paired_and_reproducible(tmp_path):
+    import torch as th
+
+    from benchmarks.evaluate import make_strategies
+    from caasl_agents import REDQ, make_vec_env
+
+    threads = th.get_num_threads()
+    th.set_num_threads(1)
+    try:
+        env = make_vec_env("CausalLinear-v0", 2, seed=0, env_kwargs=SMALL)
+        kwargs = dict(features_extractor_kwargs=dict(features_dim=8, n_layers=1, n_heads=2), n_critics=2)
+        REDQ("TransformerPolicy", env, buffer_size=50, seed=0, device="cpu", policy_kwargs=kwargs).save(
+            tmp_path / "p.zip"
+        )
+        names = [f"CAASL:{tmp_path / 'p.zip'}", "Random"]
+        sampled = evaluate(["CausalLinear-v0"], make_strategies(names), n_envs=3, env_kwargs=SMALL)
+        again = evaluate(["CausalLinear-v0"], make_strategies(names), n_envs=3, env_kwargs=SMALL)
+        mean = evaluate(["CausalLinear-v0"], make_strategies(names, deterministic=True), n_envs=3, env_kwargs=SMALL)
+    finally:
+        th.set_num_threads(threads)
+    np.testing.assert_array_equal(sampled.score, again.score)  # sampled designs come from the episode's rng
+    caasl = sampled[sampled.strategy == "CAASL"]
+    assert not np.allclose(caasl.score, mean[mean.strategy == "CAASL"].score)
+    t0 = sampled[sampled.t == 0].pivot(index="episode", columns="strategy", values="score")
+    np.testing.assert_allclose(t0["CAASL"], t0["Random"])
+    with pytest.raises(ValueError, match="unknown strategy 'Greedy'; valid: Random, Observational, CAASL"):
+        make_strategies(["Greedy"])

@@ -15,6 +15,7 @@ import dataclasses
 import inspect
 import itertools
 import json
+import shlex
 import textwrap
 import typing
 from typing import Any, TypeVar
@@ -52,9 +53,7 @@ def _json_dict(text: str) -> dict[str, Any]:
     return value
 
 
-def build_parser(
-    cls: type, description: str | None = None, prog: str | None = None
-) -> argparse.ArgumentParser:
+def build_parser(cls: type, description: str | None = None, prog: str | None = None) -> argparse.ArgumentParser:
     """An argument parser with one option per field of the dataclass ``cls``.
 
     Defaults are ``argparse.SUPPRESS``, so the parsed namespace holds only the options given on the
@@ -98,3 +97,32 @@ def parse_config(cls: type[T], argv: list[str] | None = None, prog: str | None =
     """
     given = vars(build_parser(cls, prog=prog).parse_args(argv))
     return cls(**given), set(given)
+
+
+def format_command(
+    config: Any, prog: str, skip: frozenset[str] = frozenset(), keep: tuple[str, ...] = ()
+) -> str:
+    """The command line that :func:`parse_config` turns back into ``config`` (non-default fields only).
+
+    :param config: a dataclass instance
+    :param prog: the program, e.g. ``"python -m caasl_agents.train"``
+    :param skip: field names to leave out (e.g. output folders)
+    :param keep: field names written even at their default (e.g. the environment id)
+    :return: a shell command; values are quoted where the shell needs it
+    """
+    parts = [prog]
+    for f in dataclasses.fields(config):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        value = getattr(config, f.name)
+        if f.name in skip or (value == default and f.name not in keep):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(value, bool):
+            parts.append(flag if value else "--no-" + f.name.replace("_", "-"))
+        elif isinstance(value, list):
+            parts += [flag, *(shlex.quote(str(v)) for v in value)]
+        elif isinstance(value, dict):
+            parts += [flag, shlex.quote(json.dumps(value))]
+        else:
+            parts += [flag, shlex.quote(str(value))]
+    return " ".join(parts)

@@ -19,7 +19,10 @@ from stable_baselines3.common.policies import BasePolicy
 
 
 def predict_any_d(
-    model: BaseAlgorithm | BasePolicy, observation: np.ndarray, deterministic: bool = True
+    model: BaseAlgorithm | BasePolicy,
+    observation: np.ndarray,
+    deterministic: bool = True,
+    rng: np.random.Generator | None = None,
 ) -> np.ndarray:
     """Actions of a per-variable policy for histories of any ``N`` and ``d``.
 
@@ -27,6 +30,9 @@ def predict_any_d(
         :class:`~caasl_agents.redq.policies.TransformerPolicy`
     :param observation: one history ``(N, d, 3)`` or a batch ``(B, N, d, 3)``
     :param deterministic: the tanh of the Gaussian mean (True) or a sample
+    :param rng: generator of the sample's Gaussian noise when ``deterministic=False`` (the action is
+        ``tanh(mean + std * eps)`` with ``eps ~ rng.standard_normal``), so sampled designs are
+        reproducible; ``None`` samples with torch's global generator, as SB3's ``predict`` does
     :return: actions ``(d, k)`` or ``(B, d, k)`` in the action box ``[-1, 1]`` (``k`` = the training
         action space's last axis)
     """
@@ -41,6 +47,12 @@ def predict_any_d(
     width = policy.action_space.shape[-1]
     policy.set_training_mode(False)
     with th.inference_mode():
-        actions = policy._predict(th.as_tensor(obs, device=policy.device), deterministic=deterministic)
+        obs_t = th.as_tensor(obs, device=policy.device)
+        if deterministic or rng is None:
+            actions = policy._predict(obs_t, deterministic=deterministic)
+        else:
+            mean, log_std, _ = policy.actor.get_action_dist_params(obs_t)  # (B, d·k) each
+            eps = th.as_tensor(rng.standard_normal(mean.shape), dtype=mean.dtype, device=mean.device)
+            actions = th.tanh(mean + log_std.exp() * eps)
     actions = actions.reshape(obs.shape[0], obs.shape[2], width).cpu().numpy()
     return actions[0] if single else actions

@@ -1,0 +1,121 @@
+"""What more compute buys: held-out returns of a training run's checkpoints against Random.
+
+Each checkpoint ``model_<steps>_steps.zip`` of a run of ``python -m caasl_agents.train`` (and its final
+``model.zip``) is evaluated on the same ``--n-episodes`` held-out environments (seeds
+``EVAL_SEED_BASE + i`` of :mod:`benchmarks.evaluate`, disjoint from every training seed), with the same
+Random designs, so the curve is paired across checkpoints. Designs are sampled from the policy with an
+explicit generator (as the shipped policies are evaluated).
+
+    python -m benchmarks.learning_curve runs/CausalLinear-v0__0__... runs/SergioKnockout-v0__0__...
+
+Writes ``benchmarks/results/<name>.csv``, ``.md`` and ``.png`` (returns against environment steps, 95% CI
+bands, Random as a band; one panel per run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from benchmarks._common import RESULTS_DIR, write_results
+from benchmarks.evaluate import EVAL_SEED_BASE
+from caasl_agents.evaluation import evaluate_against_random
+from caasl_agents.pretrained.export import training_wall_time_s
+from caasl_agents.redq import REDQ
+
+
+def checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    """``(environment steps, path)`` of every checkpoint of a run, plus its final model, by steps."""
+    found = {int(p.stem.split("_")[1]): p for p in (run_dir / "checkpoints").glob("model_*_steps.zip")}
+    final = run_dir / "model.zip"
+    if final.is_file():
+        steps = REDQ.load(final, device="cpu").num_timesteps
+        found.setdefault(int(steps), final)
+    if not found:
+        raise FileNotFoundError(f"{run_dir}: no checkpoints/model_<steps>_steps.zip and no model.zip")
+    return sorted(found.items())
+
+
+def curve(run_dir: Path, n_episodes: int, every: int = 1) -> pd.DataFrame:
+    """One row per evaluated checkpoint of ``run_dir``."""
+    config = json.loads((run_dir / "config.json").read_text())
+    env_id, env_kwargs = config["env"], config.get("env_kwargs", {})
+    points = checkpoints(run_dir)
+    points = points[::every] if points[-1] in points[::every] else [*points[::every], points[-1]]
+    rows = []
+    for steps, path in tqdm(points, desc=env_id, unit="ckpt"):
+        model = REDQ.load(path, device="cpu")
+        table = evaluate_against_random(model, env_id, n_episodes, EVAL_SEED_BASE, env_kwargs).set_index("strategy")
+        rows.append(
+            {
+                "env_id": env_id,
+                "env_steps": steps,
+                "gradient_steps": int(model._n_updates),
+                "wall_time_min": round(training_wall_time_s(run_dir, steps) / 60, 1),
+                "caasl_return": table.loc["CAASL", "mean_return"],
+                "caasl_ci95": table.loc["CAASL", "ci95_return"],
+                "random_return": table.loc["Random", "mean_return"],
+                "random_ci95": table.loc["Random", "ci95_return"],
+                "diff_vs_random": table.loc["CAASL", "diff_vs_random"],
+                "diff_ci95": table.loc["CAASL", "ci95_diff"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def plot(df: pd.DataFrame, path: Path) -> Path | None:
+    """Returns against environment steps, one panel per id (needs matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    ids = list(dict.fromkeys(df.env_id))
+    fig, axes = plt.subplots(1, len(ids), figsize=(4.5 * len(ids), 3.4), squeeze=False)
+    for ax, env_id in zip(axes.flat, ids):
+        g = df[df.env_id == env_id]
+        ax.plot(g.env_steps, g.caasl_return, marker="o", ms=3, label="CAASL (checkpoint)")
+        ax.fill_between(g.env_steps, g.caasl_return - g.caasl_ci95, g.caasl_return + g.caasl_ci95, alpha=0.2)
+        r, c = g.random_return.iloc[0], g.random_ci95.iloc[0]
+        ax.axhline(r, color="gray", ls="--", label="Random")
+        ax.axhspan(r - c, r + c, color="gray", alpha=0.15)
+        ax.set_title(env_id, fontsize=9)
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel("returns at T (held-out)")
+        ax.grid(alpha=0.3)
+    axes.flat[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main(argv: list[str] | None = None) -> pd.DataFrame:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.learning_curve", description=__doc__.split("\n")[0])
+    p.add_argument("runs", nargs="+", help="run folders of python -m caasl_agents.train")
+    p.add_argument("--n-episodes", type=int, default=100, help="held-out environments per checkpoint")
+    p.add_argument("--every", type=int, default=1, help="evaluate every k-th checkpoint (the last always)")
+    p.add_argument("--name", default="learning_curve", help="results file stem under benchmarks/results")
+    args = p.parse_args(argv)
+    df = pd.concat([curve(Path(r), args.n_episodes, args.every) for r in args.runs], ignore_index=True)
+    png = plot(df, RESULTS_DIR / f"{args.name}.png")
+    notes = (
+        f"{args.n_episodes} held-out environments per checkpoint (seeds {EVAL_SEED_BASE}+i), the same for every "
+        "checkpoint and for Random; returns = sum of rewards over T = 10 steps; CIs are 95% Student-t, the "
+        "difference to Random paired. Wall time: training time up to the checkpoint (SB3's time_elapsed)."
+    )
+    if png is not None:
+        notes += f"\n\n![learning curve]({png.name})"
+    print(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    write_results(args.name, df, title="Learning curves: held-out returns against training steps", notes=notes)
+    return df
+
+
+if __name__ == "__main__":
+    main()

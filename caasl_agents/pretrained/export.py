@@ -1,0 +1,154 @@
+"""Ship a training run as the pretrained policy of its environment id.
+
+    python -m caasl_agents.pretrained.export runs/CausalLinear-v0__0__20261128-233341
+    python -m caasl_agents.pretrained.export RUN --checkpoint 40000 --out /tmp/policies
+
+Copies the run's ``model.zip`` (or ``checkpoints/model_<steps>_steps.zip``) to ``<out>/<name>.zip`` and
+writes the sidecar ``<name>.json``: the training command that reproduces the run (from its
+``config.json``), seed, environment steps, gradient steps, wall time (summed over the run's sessions),
+hardware, the reward model trained against, a paired held-out evaluation against Random (seeds
+``eval_seed + i``, disjoint from the training seeds) and the zip's sha256, which
+:func:`~caasl_agents.pretrained.load_pretrained` verifies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch as th
+
+from caasl_agents.common.cli import format_command
+from caasl_agents.evaluation import evaluate_against_random
+from caasl_agents.redq import REDQ
+from caasl_agents.train import TrainConfig
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+RUN_ONLY_FIELDS = frozenset({"run_root", "resume", "progress_bar", "verbose"})
+"""Config fields that do not change what is trained (left out of the recorded command)."""
+KEPT_FIELDS = ("env", "seed", "total_timesteps")
+"""Config fields written into the recorded command even at their defaults."""
+
+
+def _model_path(run_dir: Path, checkpoint: int | None) -> Path:
+    if checkpoint is None:
+        path = run_dir / "model.zip"
+        hint = "the run has not finished; pass --checkpoint <steps>"
+    else:
+        path = run_dir / "checkpoints" / f"model_{checkpoint}_steps.zip"
+        found = sorted(int(p.stem.split("_")[1]) for p in (run_dir / "checkpoints").glob("model_*_steps.zip"))
+        hint = f"checkpoints in this run: {found or 'none'}"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist ({hint})")
+    return path
+
+
+def training_wall_time_s(run_dir: Path, num_timesteps: int) -> float:
+    """Training wall time summed over the run's sessions (SB3's ``time/time_elapsed``), up to the export."""
+    total = 0.0
+    for csv in sorted((run_dir / "logs").glob("session-*/progress.csv")):
+        log = pd.read_csv(csv)
+        if {"time/time_elapsed", "time/total_timesteps"} <= set(log.columns):
+            log = log[log["time/total_timesteps"] <= num_timesteps]
+            total += float(log["time/time_elapsed"].max()) if len(log) else 0.0
+    return total
+
+
+def hardware() -> str:
+    """A one-line description of this machine and torch build."""
+    gpu = f", GPU: {th.cuda.get_device_name(0)}" if th.cuda.is_available() else ""
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores{gpu}, torch {th.__version__}"
+
+
+def export(
+    run_dir: str | os.PathLike,
+    checkpoint: int | None = None,
+    out: str | os.PathLike = PACKAGE_DIR,
+    name: str | None = None,
+    eval_episodes: int = 100,
+    notes: str = "",
+) -> dict[str, Any]:
+    """Copy a run's policy to ``out`` with its sidecar; returns the sidecar.
+
+    :param run_dir: a folder written by ``python -m caasl_agents.train``
+    :param checkpoint: environment steps of the checkpoint to ship (default: the final ``model.zip``)
+    :param out: destination folder (default: this package's data folder)
+    :param name: file stem (default: the run's env id)
+    :param eval_episodes: held-out episodes of the recorded evaluation against Random (0: none)
+    :param notes: free text stored in the sidecar (e.g. the training hardware when exported elsewhere)
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        raise FileNotFoundError(f"{run_dir} is not a training run folder (no config.json)")
+    cfg = TrainConfig(**json.loads((run_dir / "config.json").read_text()))
+    name = name or cfg.env.split(":")[-1]
+    if "/" in name or not name:
+        raise ValueError(f"invalid policy name {name!r}; pass name= (--name) without '/'")
+    source = _model_path(run_dir, checkpoint)
+    model = REDQ.load(source, device="cpu")
+    record: dict[str, Any] = {
+        "format": 1,
+        "env_id": name,
+        "trained_on": cfg.env,
+        "env_kwargs": cfg.env_kwargs,
+        "reward_model": cfg.env_kwargs.get("reward_model", "default of the id"),
+        "command": format_command(cfg, "python -m caasl_agents.train", RUN_ONLY_FIELDS, KEPT_FIELDS),
+        "seed": cfg.seed,
+        "num_timesteps": int(model.num_timesteps),
+        "gradient_steps": int(model._n_updates),
+        "source": f"{run_dir.name}/{source.relative_to(run_dir)}",
+        "wall_time_s": round(training_wall_time_s(run_dir, int(model.num_timesteps)), 1),
+        "hardware": hardware(),
+        "config": json.loads((run_dir / "config.json").read_text()),
+    }
+    if notes:
+        record["notes"] = notes
+    if eval_episodes:
+        table = evaluate_against_random(model, cfg.env, eval_episodes, cfg.eval_seed, cfg.env_kwargs)
+        row = table.set_index("strategy")
+        record["eval"] = {
+            "episodes": eval_episodes,
+            "seed": cfg.eval_seed,
+            "designs": "sampled",
+            "mean_return": row.loc["CAASL", "mean_return"],
+            "ci95_return": row.loc["CAASL", "ci95_return"],
+            "random_mean_return": row.loc["Random", "mean_return"],
+            "diff_vs_random": row.loc["CAASL", "diff_vs_random"],
+            "ci95_diff": row.loc["CAASL", "ci95_diff"],
+        }
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"{name}.zip"
+    shutil.copyfile(source, target)
+    from caasl_gym.reward.loading import sha256_file
+
+    record["size_bytes"] = target.stat().st_size
+    record["sha256"] = sha256_file(target)
+    (out / f"{name}.json").write_text(json.dumps(record, indent=2, default=float) + "\n")
+    return record
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(
+        prog="python -m caasl_agents.pretrained.export", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("run_dir", help="run folder written by python -m caasl_agents.train")
+    parser.add_argument("--checkpoint", type=int, default=None, help="ship checkpoints/model_<steps>_steps.zip")
+    parser.add_argument("--out", default=str(PACKAGE_DIR), help="destination folder (default: the package data)")
+    parser.add_argument("--name", default=None, help="file stem (default: the run's env id)")
+    parser.add_argument("--eval-episodes", type=int, default=100, help="held-out episodes vs Random (0: skip)")
+    parser.add_argument("--notes", default="", help="free text stored in the sidecar")
+    args = parser.parse_args(argv)
+    record = export(args.run_dir, args.checkpoint, args.out, args.name, args.eval_episodes, args.notes)
+    print(json.dumps({k: v for k, v in record.items() if k != "config"}, indent=2, default=float))
+    return record
+
+
+if __name__ == "__main__":
+    main()
