@@ -69,6 +69,7 @@ def test_export_a_checkpoint_and_clear_errors(run_dir, tmp_path):
     record = export_main([str(run_dir), "--checkpoint", "24", "--out", str(tmp_path), "--name", "Toy-v0",
                           "--eval-episodes", "0"])  # fmt: skip
     assert record["num_timesteps"] == 24 and "eval" not in record
+    assert "--total-timesteps 24" in record["command"]  # the command reproduces the exported checkpoint
     with pytest.raises(FileNotFoundError, match=r"checkpoints in this run: \[24, 48\]"):
         export(run_dir, checkpoint=30, out=tmp_path, name="Toy-v0", eval_episodes=0)
     with pytest.raises(FileNotFoundError, match="not a training run folder"):

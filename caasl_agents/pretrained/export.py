@@ -4,8 +4,8 @@
     python -m caasl_agents.pretrained.export RUN --checkpoint 40000 --out /tmp/policies
 
 Copies the run's ``model.zip`` (or ``checkpoints/model_<steps>_steps.zip``) to ``<out>/<name>.zip`` and
-writes the sidecar ``<name>.json``: the training command that reproduces the run (from its
-``config.json``), seed, environment steps, gradient steps, wall time (summed over the run's sessions),
+writes the sidecar ``<name>.json``: the training command that reproduces the shipped model (from the run's
+``config.json``, with ``--total-timesteps`` set to the exported step count), seed, environment steps, gradient steps, wall time (summed over the run's sessions),
 hardware, the reward model trained against, a paired held-out evaluation against Random (seeds
 ``eval_seed + i``, disjoint from the training seeds) and the zip's sha256, which
 :func:`~caasl_agents.pretrained.load_pretrained` verifies.
@@ -14,6 +14,7 @@ hardware, the reward model trained against, a paired held-out evaluation against
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -98,7 +99,13 @@ def export(
         "trained_on": cfg.env,
         "env_kwargs": cfg.env_kwargs,
         "reward_model": cfg.env_kwargs.get("reward_model", "default of the id"),
-        "command": format_command(cfg, "python -m caasl_agents.train", RUN_ONLY_FIELDS, KEPT_FIELDS),
+        # learning rates are constant, so a run stopped at the exported step count reproduces a checkpoint
+        "command": format_command(
+            dataclasses.replace(cfg, total_timesteps=int(model.num_timesteps)),
+            "python -m caasl_agents.train",
+            RUN_ONLY_FIELDS,
+            KEPT_FIELDS,
+        ),
         "seed": cfg.seed,
         "num_timesteps": int(model.num_timesteps),
         "gradient_steps": int(model._n_updates),
