@@ -47,9 +47,7 @@ def environment_header(command: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def write_results(
-    name: str, table: pd.DataFrame, *, title: str, notes: str = "", command: str | None = None
-) -> Path:
+def write_results(name: str, table: pd.DataFrame, *, title: str, notes: str = "", command: str | None = None) -> Path:
     """Write ``results/<name>.csv`` and ``results/<name>.md`` and return the markdown path."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     table.to_csv(RESULTS_DIR / f"{name}.csv", index=False)

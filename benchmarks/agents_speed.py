@@ -168,9 +168,7 @@ def held_out_return(env_id: str, env_kwargs: dict, policy_fn, seed: int) -> floa
 
 def train_and_evaluate(env_id: str, env_kwargs: dict, critic_encoder: str, seed: int, steps: int) -> float:
     env = make_vec_env(env_id, 8, seed=seed, env_kwargs=env_kwargs)
-    policy_kwargs = dict(
-        critic_encoder=critic_encoder, features_extractor_kwargs=dict(features_dim=16, n_layers=1)
-    )
+    policy_kwargs = dict(critic_encoder=critic_encoder, features_extractor_kwargs=dict(features_dim=16, n_layers=1))
     model = REDQ(
         "TransformerPolicy", env, buffer_size=20_000, learning_starts=200, batch_size=64, gamma=0.9,
         gradient_steps=4, learning_rate=1e-3, critic_learning_rate=3e-4, ent_coef="auto_0.05", seed=seed,

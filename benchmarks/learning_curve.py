@@ -24,20 +24,8 @@ from tqdm import tqdm
 from benchmarks._common import RESULTS_DIR, write_results
 from benchmarks.evaluate import EVAL_SEED_BASE
 from caasl_agents.evaluation import evaluate_against_random
-from caasl_agents.pretrained.export import training_wall_time_s
+from caasl_agents.pretrained.export import checkpoints, training_wall_time_s
 from caasl_agents.redq import REDQ
-
-
-def checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
-    """``(environment steps, path)`` of every checkpoint of a run, plus its final model, by steps."""
-    found = {int(p.stem.split("_")[1]): p for p in (run_dir / "checkpoints").glob("model_*_steps.zip")}
-    final = run_dir / "model.zip"
-    if final.is_file():
-        steps = REDQ.load(final, device="cpu").num_timesteps
-        found.setdefault(int(steps), final)
-    if not found:
-        raise FileNotFoundError(f"{run_dir}: no checkpoints/model_<steps>_steps.zip and no model.zip")
-    return sorted(found.items())
 
 
 def curve(run_dir: Path, n_episodes: int, every: int = 1) -> pd.DataFrame:

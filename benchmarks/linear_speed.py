@@ -32,9 +32,7 @@ def run(repeats: int = 30, seed: int = 0) -> pd.DataFrame:
                 targets[:, 50:] = rng.random((batch, 10, d)) < 0.5
                 values = rng.uniform(-1, 1, (batch, n, d))
                 params = sample_linear_params(rng, batch, d, noise=noise)
-                sim, _ = median_seconds(
-                    lambda p=params, t=targets, v=values: simulate_linear(rng, p, t, v), repeats
-                )
+                sim, _ = median_seconds(lambda p=params, t=targets, v=values: simulate_linear(rng, p, t, v), repeats)
 
                 def full(batch=batch, d=d, targets=targets, values=values, noise=noise):
                     p = sample_linear_params(rng, batch, d, noise=noise)

@@ -242,9 +242,7 @@ def _resumed_config(run_dir: Path, cli: TrainConfig, given: set[str]) -> TrainCo
     saved = json.loads((run_dir / "config.json").read_text())
     changed = sorted(n for n in given - RESUMABLE_OVERRIDES if getattr(cli, n) != saved.get(n))
     if changed:
-        raise ValueError(
-            f"cannot change {', '.join(changed)} when resuming (allowed: {sorted(RESUMABLE_OVERRIDES)})"
-        )
+        raise ValueError(f"cannot change {', '.join(changed)} when resuming (allowed: {sorted(RESUMABLE_OVERRIDES)})")
     saved.update({n: getattr(cli, n) for n in given & RESUMABLE_OVERRIDES})
     return TrainConfig(**saved)
 

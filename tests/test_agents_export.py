@@ -76,3 +76,17 @@ def test_export_a_checkpoint_and_clear_errors(run_dir, tmp_path):
         export(tmp_path, out=tmp_path)
     with pytest.raises(ValueError, match="invalid policy name"):
         export(run_dir, out=tmp_path, eval_episodes=0)  # the toy id "module:ns/Id" has a '/'
+
+
+def test_export_best_selects_on_validation_seeds(run_dir, tmp_path):
+    from caasl_agents.pretrained.export import select_checkpoint
+
+    steps, records = select_checkpoint(run_dir, episodes=4)
+    assert [r["num_timesteps"] for r in records] == [24, 48]
+    best = max(records, key=lambda r: (r["diff_vs_random"], r["num_timesteps"]))
+    assert steps == best["num_timesteps"] and all(r["seed"] == 1_000_000 for r in records)
+    record = export(run_dir, checkpoint="best", out=tmp_path, name="Toy-v0", eval_episodes=4)
+    assert record["num_timesteps"] == steps and len(record["selection"]["checkpoints"]) == 2
+    assert record["eval"]["diff_vs_random"] == best["diff_vs_random"]
+    with pytest.raises(ValueError, match="checkpoint must be a step count, 'best' or None"):
+        export(run_dir, checkpoint="latest", out=tmp_path, name="Toy-v0")

@@ -35,9 +35,7 @@ def test_load_pretrained_from_folder(shipped):
     assert pretrained_info("Toy-v0", folder)["env_id"] == "Toy-v0"
     loaded = load_pretrained("Toy-v0", device="cpu", directory=folder)
     assert isinstance(loaded, REDQ) and loaded.env is None
-    np.testing.assert_array_equal(
-        loaded.predict(obs, deterministic=True)[0], model.predict(obs, deterministic=True)[0]
-    )
+    np.testing.assert_array_equal(loaded.predict(obs, deterministic=True)[0], model.predict(obs, deterministic=True)[0])
 
 
 def test_unknown_id_lists_shipped_ids(shipped):

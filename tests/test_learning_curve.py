@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch as th
 
-from benchmarks.learning_curve import checkpoints, curve, plot
+from benchmarks.learning_curve import curve, plot
+from caasl_agents.pretrained.export import checkpoints
 from caasl_agents.train import main as train_main
 
 TOY = "caasl_agents.common.envs:caasl_agents/ToyDesign-v0"

@@ -213,8 +213,9 @@ def test_master_regulators_fluctuate_around_basal_over_decay() -> None:
 def test_without_system_noise_cells_sit_at_the_steady_state() -> None:
     p = _params(batch=3, noise_amplitude=0.0)
     design = _random_design(np.random.default_rng(8), 3, 10)
-    clean = simulate_sergio(np.random.default_rng(9), p, design, 10, intervention="knockdown",
-                            technical_noise=None)  # C = 5 cell types, 2 cells each, all kept
+    clean = simulate_sergio(
+        np.random.default_rng(9), p, design, 10, intervention="knockdown", technical_noise=None
+    )  # C = 5 cell types, 2 cells each, all kept
     steady = sergio_steady_state(p, design, "knockdown").astype(np.float32)
     for b in range(3):
         rows = np.unique(np.round(clean[b], 4), axis=0)
@@ -261,10 +262,14 @@ def test_batched_agrees_with_per_model_calls() -> None:
     x = np.random.default_rng(15).uniform(0, 5, size=(4, 5, 10))
     for b in range(4):
         one = p.take(b)
-        np.testing.assert_allclose(sergio_steady_state(one, design[b : b + 1]),
-                                   sergio_steady_state(p, design)[b : b + 1], rtol=1e-12)
-        np.testing.assert_allclose(sergio_production(one, x[b : b + 1], design[b : b + 1], "knockdown"),
-                                   sergio_production(p, x, design, "knockdown")[b : b + 1], rtol=1e-12)
+        np.testing.assert_allclose(
+            sergio_steady_state(one, design[b : b + 1]), sergio_steady_state(p, design)[b : b + 1], rtol=1e-12
+        )
+        np.testing.assert_allclose(
+            sergio_production(one, x[b : b + 1], design[b : b + 1], "knockdown"),
+            sergio_production(p, x, design, "knockdown")[b : b + 1],
+            rtol=1e-12,
+        )
     rng = np.random.default_rng(16)
     batched = simulate_sergio(rng, p, design, 400, technical_noise=None)
     single = np.concatenate(
@@ -307,8 +312,9 @@ def test_per_model_generators_equal_per_model_calls_exactly(n_cells, flip_prob, 
         assert g.bit_generator.state == rngs[b].bit_generator.state  # same number of draws
     # a one-element list is the single-generator call
     one = simulate_sergio([np.random.default_rng(3)], p.take(2), design[2:3], 5, technical_noise=noise)
-    np.testing.assert_array_equal(one, simulate_sergio(np.random.default_rng(3), p.take(2), design[2:3], 5,
-                                                       technical_noise=noise))
+    np.testing.assert_array_equal(
+        one, simulate_sergio(np.random.default_rng(3), p.take(2), design[2:3], 5, technical_noise=noise)
+    )
 
 
 def test_per_model_generators_must_match_the_batch() -> None:

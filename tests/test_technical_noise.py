@@ -80,9 +80,7 @@ def test_one_generator_per_model_equals_per_model_calls() -> None:
         apply_technical_noise([np.random.default_rng(0)], x)
 
 
-@pytest.mark.parametrize(
-    ("preset", "low", "high"), [("10x-chromium-mini", 0.66, 0.80), ("drop-seq", 0.78, 0.92)]
-)
+@pytest.mark.parametrize(("preset", "low", "high"), [("10x-chromium-mini", 0.66, 0.80), ("drop-seq", 0.78, 0.92)])
 def test_zero_fraction_tracks_dropout_percentile(preset: str, low: float, high: float) -> None:
     x = _expression(np.random.default_rng(4), 8, 100, 10)
     counts = apply_technical_noise(np.random.default_rng(3), x, preset)

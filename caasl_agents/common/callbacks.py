@@ -78,9 +78,7 @@ class CheckpointCallback(BaseCallback):
         return save_checkpoint(self.model, self.save_dir, self.save_replay_buffer)
 
 
-def save_checkpoint(
-    model: BaseAlgorithm, save_dir: str | os.PathLike, save_replay_buffer: bool = True
-) -> Path:
+def save_checkpoint(model: BaseAlgorithm, save_dir: str | os.PathLike, save_replay_buffer: bool = True) -> Path:
     """Save ``model`` (and its replay buffer) as the latest checkpoint in ``save_dir``."""
     save_dir = Path(save_dir)
     save_dir.mkdir(parents=True, exist_ok=True)

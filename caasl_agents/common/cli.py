@@ -99,9 +99,7 @@ def parse_config(cls: type[T], argv: list[str] | None = None, prog: str | None =
     return cls(**given), set(given)
 
 
-def format_command(
-    config: Any, prog: str, skip: frozenset[str] = frozenset(), keep: tuple[str, ...] = ()
-) -> str:
+def format_command(config: Any, prog: str, skip: frozenset[str] = frozenset(), keep: tuple[str, ...] = ()) -> str:
     """The command line that :func:`parse_config` turns back into ``config`` (non-default fields only).
 
     :param config: a dataclass instance

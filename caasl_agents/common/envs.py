@@ -35,9 +35,7 @@ class ToyDesignEnv(gym.Env):
 
     metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012
 
-    def __init__(
-        self, num_nodes: int = 3, n_initial: int = 2, budget: int = 3, render_mode: str | None = None
-    ):
+    def __init__(self, num_nodes: int = 3, n_initial: int = 2, budget: int = 3, render_mode: str | None = None):
         self.num_nodes, self.n_initial, self.budget = num_nodes, n_initial, budget
         self.render_mode = render_mode
         n_rows = n_initial + budget
@@ -47,9 +45,7 @@ class ToyDesignEnv(gym.Env):
         self._tried = np.zeros(num_nodes, bool)
         self._t = 0
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict]:
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
         self._history[:] = 0.0
         self._history[: self.n_initial, :, 0] = self.np_random.normal(size=(self.n_initial, self.num_nodes))

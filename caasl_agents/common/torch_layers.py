@@ -46,9 +46,7 @@ def scaled_dot_product_attention(
     for start in range(0, q.shape[0], _CUDA_SDPA_MAX_BATCH):
         part = slice(start, start + _CUDA_SDPA_MAX_BATCH)
         mask = None if attn_mask is None else attn_mask[part]
-        chunks.append(
-            F.scaled_dot_product_attention(q[part], k[part], v[part], attn_mask=mask, dropout_p=dropout_p)
-        )
+        chunks.append(F.scaled_dot_product_attention(q[part], k[part], v[part], attn_mask=mask, dropout_p=dropout_p))
     return th.cat(chunks)
 
 
@@ -190,9 +188,7 @@ class AttentionBlock(nn.Module):
         self.ff_in = EnsembleLinear(n_members, dim, ff_mult * dim)
         self.ff_out = EnsembleLinear(n_members, ff_mult * dim, dim)
 
-    def forward(
-        self, x: th.Tensor, key_mask: th.Tensor | None = None, members: th.Tensor | None = None
-    ) -> th.Tensor:
+    def forward(self, x: th.Tensor, key_mask: th.Tensor | None = None, members: th.Tensor | None = None) -> th.Tensor:
         """
         :param x: ``(E', S, L, dim)``
         :param key_mask: ``(S, L)`` bool, True where a position may be attended to; None: all
@@ -207,9 +203,7 @@ class AttentionBlock(nn.Module):
         q, k, v = qkv.reshape(n_mem * n_seq, length, 3, self.n_heads, head_dim).permute(2, 0, 3, 1, 4)
         attn_mask = None
         if key_mask is not None:  # (S, L) -> (E'·S, 1, 1, L), broadcast over heads and queries
-            attn_mask = (
-                key_mask.unsqueeze(0).expand(n_mem, n_seq, length).reshape(n_mem * n_seq, 1, 1, length)
-            )
+            attn_mask = key_mask.unsqueeze(0).expand(n_mem, n_seq, length).reshape(n_mem * n_seq, 1, 1, length)
         attn = scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p_drop)
         attn = attn.transpose(1, 2).reshape(n_mem, n_seq, length, dim)  # (E', S, L, dim)
         x = x + F.dropout(self.proj(attn, members), p_drop, self.training)

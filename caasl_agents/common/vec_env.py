@@ -41,9 +41,7 @@ class VectorEnvAdapter(VecEnv):
         mode = vector_env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
         self.autoreset_mode = mode if isinstance(mode, AutoresetMode) else AutoresetMode(mode)
         self._actions: np.ndarray | None = None
-        super().__init__(
-            vector_env.num_envs, vector_env.single_observation_space, vector_env.single_action_space
-        )
+        super().__init__(vector_env.num_envs, vector_env.single_observation_space, vector_env.single_action_space)
 
     # -- stepping -----------------------------------------------------------------------------
     def reset(self) -> np.ndarray:

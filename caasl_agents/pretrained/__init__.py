@@ -61,9 +61,7 @@ def _paths(env_id: str, directory: str | os.PathLike | None) -> tuple[Path, Path
     return model, sidecar
 
 
-def load_pretrained(
-    env_id: str, device: th.device | str = "cpu", directory: str | os.PathLike | None = None
-) -> REDQ:
+def load_pretrained(env_id: str, device: th.device | str = "cpu", directory: str | os.PathLike | None = None) -> REDQ:
     """Load the REDQ model shipped for ``env_id``.
 
     :param env_id: a training prior with a shipped policy (see :func:`available_pretrained`)

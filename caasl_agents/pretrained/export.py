@@ -2,12 +2,14 @@
 
     python -m caasl_agents.pretrained.export runs/CausalLinear-v0__0__20261128-233341
     python -m caasl_agents.pretrained.export RUN --checkpoint 40000 --out /tmp/policies
+    python -m caasl_agents.pretrained.export RUN --checkpoint best   # selected on validation seeds
 
 Copies the run's ``model.zip`` (or ``checkpoints/model_<steps>_steps.zip``) to ``<out>/<name>.zip`` and
-writes the sidecar ``<name>.json``: the training command that reproduces the shipped model (from the run's
-``config.json``, with ``--total-timesteps`` set to the exported step count), seed, environment steps, gradient steps, wall time (summed over the run's sessions),
-hardware, the reward model trained against, a paired held-out evaluation against Random (seeds
-``eval_seed + i``, disjoint from the training seeds) and the zip's sha256, which
+writes the sidecar ``<name>.json``: the training command that reproduces the shipped model (from the
+run's ``config.json``, with ``--total-timesteps`` set to the exported step count), seed, environment
+steps, gradient steps, wall time (summed over the run's sessions), hardware, the reward model trained
+against, a paired evaluation against Random on the run's validation seeds (``eval_seed + i``, disjoint
+from the training seeds and from the benchmarks' test seeds) and the zip's sha256, which
 :func:`~caasl_agents.pretrained.load_pretrained` verifies.
 """
 
@@ -35,6 +37,52 @@ RUN_ONLY_FIELDS = frozenset({"run_root", "resume", "progress_bar", "verbose"})
 """Config fields that do not change what is trained (left out of the recorded command)."""
 KEPT_FIELDS = ("env", "seed", "total_timesteps")
 """Config fields written into the recorded command even at their defaults."""
+
+
+def checkpoints(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
+    """``(environment steps, path)`` of every checkpoint of a run, plus its final model, by steps."""
+    run_dir = Path(run_dir)
+    found = {int(p.stem.split("_")[1]): p for p in (run_dir / "checkpoints").glob("model_*_steps.zip")}
+    final = run_dir / "model.zip"
+    if final.is_file():
+        found.setdefault(int(REDQ.load(final, device="cpu").num_timesteps), final)
+    if not found:
+        raise FileNotFoundError(f"{run_dir}: no checkpoints/model_<steps>_steps.zip and no model.zip")
+    return sorted(found.items())
+
+
+def _validation(model: REDQ, cfg: TrainConfig, episodes: int) -> dict[str, Any]:
+    """Paired returns against Random on the run's held-out validation seeds ``cfg.eval_seed + i``."""
+    row = evaluate_against_random(model, cfg.env, episodes, cfg.eval_seed, cfg.env_kwargs).set_index("strategy")
+    return {
+        "episodes": episodes,
+        "seed": cfg.eval_seed,
+        "designs": "sampled",
+        "mean_return": row.loc["CAASL", "mean_return"],
+        "ci95_return": row.loc["CAASL", "ci95_return"],
+        "random_mean_return": row.loc["Random", "mean_return"],
+        "diff_vs_random": row.loc["CAASL", "diff_vs_random"],
+        "ci95_diff": row.loc["CAASL", "ci95_diff"],
+    }
+
+
+def select_checkpoint(run_dir: str | os.PathLike, episodes: int = 100) -> tuple[int, list[dict[str, Any]]]:
+    """The checkpoint with the largest paired gain over Random on the run's validation seeds.
+
+    Validation uses the training CLI's evaluation seeds (``eval_seed + i``), which are disjoint from the
+    training seeds and from the benchmarks' test seeds, so a test evaluation of the selected policy stays
+    unbiased. Ties go to the later checkpoint.
+
+    :return: the selected step count and one validation record per checkpoint
+    """
+    cfg = TrainConfig(**json.loads((Path(run_dir) / "config.json").read_text()))
+    records = []
+    for steps, path in checkpoints(run_dir):
+        record = _validation(REDQ.load(path, device="cpu"), cfg, episodes)
+        records.append({"num_timesteps": steps, **record})
+        print(f"checkpoint {steps}: {record['diff_vs_random']:+.3f} ± {record['ci95_diff']:.3f} vs Random")
+    best = max(records, key=lambda r: (r["diff_vs_random"], r["num_timesteps"]))
+    return int(best["num_timesteps"]), records
 
 
 def _model_path(run_dir: Path, checkpoint: int | None) -> Path:
@@ -69,7 +117,7 @@ def hardware() -> str:
 
 def export(
     run_dir: str | os.PathLike,
-    checkpoint: int | None = None,
+    checkpoint: int | str | None = None,
     out: str | os.PathLike = PACKAGE_DIR,
     name: str | None = None,
     eval_episodes: int = 100,
@@ -78,7 +126,8 @@ def export(
     """Copy a run's policy to ``out`` with its sidecar; returns the sidecar.
 
     :param run_dir: a folder written by ``python -m caasl_agents.train``
-    :param checkpoint: environment steps of the checkpoint to ship (default: the final ``model.zip``)
+    :param checkpoint: environment steps of the checkpoint to ship (default: the final ``model.zip``), or
+        ``"best"``: the checkpoint with the best validation gain over Random (:func:`select_checkpoint`)
     :param out: destination folder (default: this package's data folder)
     :param name: file stem (default: the run's env id)
     :param eval_episodes: held-out episodes of the recorded evaluation against Random (0: none)
@@ -91,6 +140,11 @@ def export(
     name = name or cfg.env.split(":")[-1]
     if "/" in name or not name:
         raise ValueError(f"invalid policy name {name!r}; pass name= (--name) without '/'")
+    selection = None
+    if checkpoint == "best":
+        checkpoint, selection = select_checkpoint(run_dir, eval_episodes or 100)
+    elif checkpoint is not None and not isinstance(checkpoint, int):
+        raise ValueError(f"checkpoint must be a step count, 'best' or None, got {checkpoint!r}")
     source = _model_path(run_dir, checkpoint)
     model = REDQ.load(source, device="cpu")
     record: dict[str, Any] = {
@@ -116,19 +170,16 @@ def export(
     }
     if notes:
         record["notes"] = notes
-    if eval_episodes:
-        table = evaluate_against_random(model, cfg.env, eval_episodes, cfg.eval_seed, cfg.env_kwargs)
-        row = table.set_index("strategy")
-        record["eval"] = {
-            "episodes": eval_episodes,
-            "seed": cfg.eval_seed,
-            "designs": "sampled",
-            "mean_return": row.loc["CAASL", "mean_return"],
-            "ci95_return": row.loc["CAASL", "ci95_return"],
-            "random_mean_return": row.loc["Random", "mean_return"],
-            "diff_vs_random": row.loc["CAASL", "diff_vs_random"],
-            "ci95_diff": row.loc["CAASL", "ci95_diff"],
+    if selection is not None:
+        record["selection"] = {
+            "rule": "largest paired gain over Random on the validation seeds (eval_seed + i)",
+            "checkpoints": selection,
         }
+        record["eval"] = next(
+            {k: v for k, v in r.items() if k != "num_timesteps"} for r in selection if r["num_timesteps"] == checkpoint
+        )
+    elif eval_episodes:
+        record["eval"] = _validation(model, cfg, eval_episodes)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"{name}.zip"
@@ -146,7 +197,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         prog="python -m caasl_agents.pretrained.export", description=__doc__.split("\n")[0]
     )
     parser.add_argument("run_dir", help="run folder written by python -m caasl_agents.train")
-    parser.add_argument("--checkpoint", type=int, default=None, help="ship checkpoints/model_<steps>_steps.zip")
+    parser.add_argument(
+        "--checkpoint",
+        type=lambda v: v if v == "best" else int(v),
+        default=None,
+        help="ship checkpoints/model_<steps>_steps.zip, or 'best' (largest validation gain over Random)",
+    )
     parser.add_argument("--out", default=str(PACKAGE_DIR), help="destination folder (default: the package data)")
     parser.add_argument("--name", default=None, help="file stem (default: the run's env id)")
     parser.add_argument("--eval-episodes", type=int, default=100, help="held-out episodes vs Random (0: skip)")

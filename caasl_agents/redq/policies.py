@@ -50,9 +50,7 @@ class EnsembleCritic(BaseModel):
         """Features of ``obs`` with a leading member axis (``E'`` or 1)."""
         raise NotImplementedError
 
-    def q_values(
-        self, features: th.Tensor, actions: th.Tensor, members: th.Tensor | None = None
-    ) -> th.Tensor:
+    def q_values(self, features: th.Tensor, actions: th.Tensor, members: th.Tensor | None = None) -> th.Tensor:
         """Q-values ``(B, E')`` from :meth:`encode`'s features and flat actions ``(B, action_dim)``."""
         raise NotImplementedError
 
@@ -79,9 +77,7 @@ class EnsembleCritic(BaseModel):
             return encode(self, obs, members)
         return th.cat([encode(self, obs, idx) for idx in self._member_ids(members).split(1)])
 
-    def q_values_looped(
-        self, features: th.Tensor, actions: th.Tensor, members: th.Tensor | None = None
-    ) -> th.Tensor:
+    def q_values_looped(self, features: th.Tensor, actions: th.Tensor, members: th.Tensor | None = None) -> th.Tensor:
         """:meth:`q_values`, one critic at a time."""
         columns = []
         for k, idx in enumerate(self._member_ids(members).split(1)):
@@ -89,9 +85,7 @@ class EnsembleCritic(BaseModel):
             columns.append(type(self).q_values(self, feats, actions, idx))
         return th.cat(columns, dim=1)
 
-    def forward_looped(
-        self, obs: th.Tensor, actions: th.Tensor, members: th.Tensor | None = None
-    ) -> th.Tensor:
+    def forward_looped(self, obs: th.Tensor, actions: th.Tensor, members: th.Tensor | None = None) -> th.Tensor:
         """:meth:`forward`, one critic at a time."""
         return self.q_values_looped(self.encode_looped(obs, members), actions, members)
 
@@ -139,9 +133,7 @@ class MlpEnsembleCritic(EnsembleCritic):
         with th.set_grad_enabled(th.is_grad_enabled() and not self.share_features_extractor):
             return self.extract_features(obs, self.features_extractor).unsqueeze(0)
 
-    def q_values(
-        self, features: th.Tensor, actions: th.Tensor, members: th.Tensor | None = None
-    ) -> th.Tensor:
+    def q_values(self, features: th.Tensor, actions: th.Tensor, members: th.Tensor | None = None) -> th.Tensor:
         """:return: ``(B, E')``"""
         inputs = th.cat([features, actions.unsqueeze(0).expand(features.shape[0], -1, -1)], dim=-1)
         return self.q_heads(inputs, members).squeeze(-1).transpose(0, 1)  # (E', B, 1) -> (B, E')
@@ -216,9 +208,7 @@ class TransformerEnsembleCritic(EnsembleCritic):
             return self.encoder(obs, members)
         return self.encoder(obs)
 
-    def q_values(
-        self, features: th.Tensor, actions: th.Tensor, members: th.Tensor | None = None
-    ) -> th.Tensor:
+    def q_values(self, features: th.Tensor, actions: th.Tensor, members: th.Tensor | None = None) -> th.Tensor:
         """
         :param features: ``(E' or 1, B, d, D)``
         :param actions: ``(B, d·k)``, row-major flattening of ``(B, d, k)``
@@ -401,22 +391,16 @@ class TransformerPolicy(REDQPolicy):
         actor_kwargs = self._update_features_extractor(self.actor_kwargs, features_extractor)
         return TransformerActor(**actor_kwargs).to(self.device)
 
-    def make_critic(
-        self, features_extractor: BaseFeaturesExtractor | None = None
-    ) -> TransformerEnsembleCritic:
+    def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> TransformerEnsembleCritic:
         kwargs = dict(self.critic_kwargs)
         if self.share_features_extractor:
-            extractor = (
-                features_extractor if features_extractor is not None else self.make_features_extractor()
-            )
+            extractor = features_extractor if features_extractor is not None else self.make_features_extractor()
             kwargs.update(features_extractor=extractor, features_dim=extractor.features_dim)
         else:
             kwargs.update(features_extractor=None, features_dim=0)
         encoder_kwargs = dict(self.features_extractor_kwargs)
         encoder_kwargs["embed_dim"] = encoder_kwargs.pop("features_dim", 32)
-        critic = TransformerEnsembleCritic(
-            **kwargs, critic_encoder=self.critic_encoder, encoder_kwargs=encoder_kwargs
-        )
+        critic = TransformerEnsembleCritic(**kwargs, critic_encoder=self.critic_encoder, encoder_kwargs=encoder_kwargs)
         return critic.to(self.device)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:

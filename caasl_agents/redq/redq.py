@@ -122,9 +122,7 @@ class REDQ(SAC):
         # The in-target subsets come from their own generator, so they are reproducible for a given
         # seed and do not shift the global torch stream (actor sampling).
         self._subset_generator = th.Generator(device="cpu")
-        self._subset_generator.manual_seed(
-            self.seed if self.seed is not None else int(th.randint(2**31, ()).item())
-        )
+        self._subset_generator.manual_seed(self.seed if self.seed is not None else int(th.randint(2**31, ()).item()))
 
     def set_random_seed(self, seed: int | None = None) -> None:
         """Seed SB3's generators (torch, numpy, action space, env) and the critic-subset generator."""
