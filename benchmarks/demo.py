@@ -14,6 +14,7 @@ import argparse
 import time
 
 import pandas as pd
+import torch
 
 from benchmarks._common import RESULTS_DIR, markdown_table
 from benchmarks.evaluate import evaluate, make_strategies, write_outputs
@@ -33,7 +34,9 @@ def _available_strategies(env_id: str) -> list:
 def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-envs", type=int, default=100, help="held-out environments per id")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for single envs)")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     start = time.perf_counter()
     frames = []
     for env_id in DEMO_IDS:

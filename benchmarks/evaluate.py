@@ -21,6 +21,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pandas as pd
+import torch
 from scipy import stats
 from tqdm import tqdm
 
@@ -222,7 +223,11 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--env-kwargs", type=json.loads, default=None, help="JSON dict passed to gym.make")
     parser.add_argument("--out", default="evaluation", help="folder under benchmarks/results/")
     parser.add_argument("--deterministic", action="store_true", help="CAASL: mean designs instead of samples")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1 is fastest for one environment at a time)"
+    )
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     ids = list(caasl_gym.ALL_IDS) if args.ids == ["all"] else args.ids
     frames = []
     for env_id in ids:

@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import torch
 from tqdm import tqdm
 
 from benchmarks._common import RESULTS_DIR, write_results
@@ -90,7 +91,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument("--n-episodes", type=int, default=100, help="held-out environments per checkpoint")
     p.add_argument("--every", type=int, default=1, help="evaluate every k-th checkpoint (the last always)")
     p.add_argument("--name", default="learning_curve", help="results file stem under benchmarks/results")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy machine)")
     args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
     df = pd.concat([curve(Path(r), args.n_episodes, args.every) for r in args.runs], ignore_index=True)
     png = plot(df, RESULTS_DIR / f"{args.name}.png")
     notes = (

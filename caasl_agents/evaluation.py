@@ -11,6 +11,7 @@ import pandas as pd
 from scipy import stats
 from stable_baselines3.common.base_class import BaseAlgorithm
 
+import caasl_gym  # noqa: F401  (registers the environment ids evaluated here)
 from caasl_agents.redq.predict import predict_any_d
 
 PolicyFn = Callable[[np.ndarray], np.ndarray]

@@ -90,3 +90,13 @@ def test_export_best_selects_on_validation_seeds(run_dir, tmp_path):
     assert record["eval"]["diff_vs_random"] == best["diff_vs_random"]
     with pytest.raises(ValueError, match="checkpoint must be a step count, 'best' or None"):
         export(run_dir, checkpoint="latest", out=tmp_path, name="Toy-v0")
+
+
+def test_evaluation_module_registers_the_ids_in_a_fresh_interpreter():
+    """The export CLI evaluates registered ids without the caller importing caasl_gym first."""
+    import subprocess
+    import sys
+
+    code = "import caasl_agents.pretrained.export, gymnasium as gym; print(gym.spec('SergioKnockout-v0').id)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "SergioKnockout-v0"
