@@ -26,11 +26,12 @@ import torch as th
 
 from caasl_agents.redq import REDQ
 
+PACKAGE_DIR = Path(str(resources.files(__name__)))
+"""The package-data folder holding the shipped policies."""
+
 
 def _directory(directory: str | os.PathLike | None) -> Path:
-    if directory is not None:
-        return Path(directory)
-    return Path(str(resources.files(__name__)))
+    return PACKAGE_DIR if directory is None else Path(directory)
 
 
 def available_pretrained(directory: str | os.PathLike | None = None) -> list[str]:

@@ -29,10 +29,10 @@ import torch as th
 
 from caasl_agents.common.cli import format_command
 from caasl_agents.evaluation import evaluate_against_random
+from caasl_agents.pretrained import PACKAGE_DIR
 from caasl_agents.redq import REDQ
 from caasl_agents.train import TrainConfig
 
-PACKAGE_DIR = Path(__file__).resolve().parent
 RUN_ONLY_FIELDS = frozenset({"run_root", "resume", "progress_bar", "verbose"})
 """Config fields that do not change what is trained (left out of the recorded command)."""
 KEPT_FIELDS = ("env", "seed", "total_timesteps")

@@ -22,9 +22,7 @@ def _row_mask(values: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     return mask[:, :, None]
 
 
-def _masked_mean_std(
-    x: np.ndarray, valid: np.ndarray, axis: tuple[int, ...]
-) -> tuple[np.ndarray, np.ndarray]:
+def _masked_mean_std(x: np.ndarray, valid: np.ndarray, axis: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Mean and population std of ``x`` over ``valid`` entries along ``axis`` (keepdims).
 
     A slice without valid entries gets mean 0; a std of 0 (up to rounding, or no entries) becomes 1.

@@ -209,9 +209,7 @@ def _rates(params: SergioParams, factor: np.ndarray, half_response: np.ndarray |
 def _intervention_factor(design: np.ndarray | None, batch: int, d: int, intervention: str) -> np.ndarray:
     """``(B, d)`` production multipliers: 1 for non-targets, the intervention's factor for targets."""
     if intervention not in SERGIO_INTERVENTIONS:
-        raise ValueError(
-            f"unknown intervention {intervention!r}; valid choices: {', '.join(SERGIO_INTERVENTIONS)}"
-        )
+        raise ValueError(f"unknown intervention {intervention!r}; valid choices: {', '.join(SERGIO_INTERVENTIONS)}")
     if design is None:
         return np.ones((batch, d))
     design = np.asarray(design)
@@ -380,9 +378,7 @@ def sample_sergio_params(
     p_activate = rng.beta(0.5, 0.5, size=(batch, d, 1))  # one sign probability per regulator (row)
     sign = np.where(rng.random((batch, d, d)) < p_activate, 1.0, -1.0)
     basal = rng.uniform(1.0, 3.0, size=(batch, d, int(n_cell_types)))
-    return build_sergio_params(
-        adj, sign * strength, basal, hill=hill, decay=decay, noise_amplitude=noise_amplitude
-    )
+    return build_sergio_params(adj, sign * strength, basal, hill=hill, decay=decay, noise_amplitude=noise_amplitude)
 
 
 def flip_design(rng: RandomSource, design: np.ndarray, flip_prob: float) -> np.ndarray:
