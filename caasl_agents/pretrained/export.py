@@ -109,6 +109,19 @@ def training_wall_time_s(run_dir: Path, num_timesteps: int) -> float:
     return total
 
 
+def _reward_model_name(env_id: str, env_kwargs: dict[str, Any]) -> str:
+    """The reward model the run's environments used (the id's default unless ``env_kwargs`` names one)."""
+    import gymnasium as gym
+
+    env = gym.make(env_id, **env_kwargs)
+    try:
+        model = getattr(env.unwrapped, "config", None)
+        model = getattr(model, "reward_model", None)
+        return str(model) if model is not None else "n/a (not a caasl_gym design environment)"
+    finally:
+        env.close()
+
+
 def hardware() -> str:
     """A one-line description of this machine and torch build."""
     gpu = f", GPU: {th.cuda.get_device_name(0)}" if th.cuda.is_available() else ""
@@ -152,7 +165,7 @@ def export(
         "env_id": name,
         "trained_on": cfg.env,
         "env_kwargs": cfg.env_kwargs,
-        "reward_model": cfg.env_kwargs.get("reward_model", "default of the id"),
+        "reward_model": _reward_model_name(cfg.env, cfg.env_kwargs),
         # learning rates are constant, so a run stopped at the exported step count reproduces a checkpoint
         "command": format_command(
             dataclasses.replace(cfg, total_timesteps=int(model.num_timesteps)),
