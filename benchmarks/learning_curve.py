@@ -42,6 +42,7 @@ def curve(run_dir: Path, n_episodes: int, every: int = 1) -> pd.DataFrame:
         rows.append(
             {
                 "env_id": env_id,
+                "seed": config["seed"],
                 "env_steps": steps,
                 "gradient_steps": int(model._n_updates),
                 "wall_time_min": round(training_wall_time_s(run_dir, steps) / 60, 1),
@@ -68,17 +69,18 @@ def plot(df: pd.DataFrame, path: Path) -> Path | None:
     ids = list(dict.fromkeys(df.env_id))
     fig, axes = plt.subplots(1, len(ids), figsize=(4.5 * len(ids), 3.4), squeeze=False)
     for ax, env_id in zip(axes.flat, ids):
-        g = df[df.env_id == env_id]
-        ax.plot(g.env_steps, g.caasl_return, marker="o", ms=3, label="CAASL (checkpoint)")
-        ax.fill_between(g.env_steps, g.caasl_return - g.caasl_ci95, g.caasl_return + g.caasl_ci95, alpha=0.2)
-        r, c = g.random_return.iloc[0], g.random_ci95.iloc[0]
+        runs = df[df.env_id == env_id]
+        for seed, g in runs.groupby("seed"):
+            ax.plot(g.env_steps, g.caasl_return, marker="o", ms=3, label=f"CAASL, training seed {seed}")
+            ax.fill_between(g.env_steps, g.caasl_return - g.caasl_ci95, g.caasl_return + g.caasl_ci95, alpha=0.2)
+        r, c = runs.random_return.iloc[0], runs.random_ci95.iloc[0]
         ax.axhline(r, color="gray", ls="--", label="Random")
         ax.axhspan(r - c, r + c, color="gray", alpha=0.15)
         ax.set_title(env_id, fontsize=9)
         ax.set_xlabel("environment steps")
         ax.set_ylabel("returns at T (held-out)")
         ax.grid(alpha=0.3)
-    axes.flat[0].legend(fontsize=8)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -33,7 +33,7 @@ def test_checkpoints_are_listed_by_steps(run_dir, tmp_path):
 
 def test_curve_is_paired_and_plotted(run_dir, tmp_path):
     df = curve(run_dir, n_episodes=5, every=2)
-    assert df.env_steps.tolist() == [16, 48]  # every 2nd checkpoint, and always the last
+    assert df.env_steps.tolist() == [16, 48] and (df.seed == 2).all()  # every 2nd checkpoint, and always the last
     assert df.random_return.nunique() == 1  # the same Random episodes for every checkpoint
     assert np.isfinite(df[["caasl_return", "diff_vs_random", "diff_ci95"]].to_numpy()).all()
     np.testing.assert_allclose(df.caasl_return - df.random_return, df.diff_vs_random)
