@@ -24,8 +24,7 @@ from tqdm import tqdm
 
 from benchmarks._common import RESULTS_DIR, write_results
 from benchmarks.evaluate import EVAL_SEED_BASE
-from caasl_agents.evaluation import evaluate_against_random
-from caasl_agents.pretrained.export import checkpoints, training_wall_time_s
+from caasl_agents.pretrained.export import checkpoints, paired_returns, training_wall_time_s
 from caasl_agents.redq import REDQ
 
 
@@ -38,7 +37,7 @@ def curve(run_dir: Path, n_episodes: int, every: int = 1) -> pd.DataFrame:
     rows = []
     for steps, path in tqdm(points, desc=env_id, unit="ckpt"):
         model = REDQ.load(path, device="cpu")
-        table = evaluate_against_random(model, env_id, n_episodes, EVAL_SEED_BASE, env_kwargs).set_index("strategy")
+        res = paired_returns(model, env_id, env_kwargs, n_episodes, EVAL_SEED_BASE)
         rows.append(
             {
                 "env_id": env_id,
@@ -46,12 +45,12 @@ def curve(run_dir: Path, n_episodes: int, every: int = 1) -> pd.DataFrame:
                 "env_steps": steps,
                 "gradient_steps": int(model._n_updates),
                 "wall_time_min": round(training_wall_time_s(run_dir, steps) / 60, 1),
-                "caasl_return": table.loc["CAASL", "mean_return"],
-                "caasl_ci95": table.loc["CAASL", "ci95_return"],
-                "random_return": table.loc["Random", "mean_return"],
-                "random_ci95": table.loc["Random", "ci95_return"],
-                "diff_vs_random": table.loc["CAASL", "diff_vs_random"],
-                "diff_ci95": table.loc["CAASL", "ci95_diff"],
+                "caasl_return": res["mean_return"],
+                "caasl_ci95": res["ci95_return"],
+                "random_return": res["random_mean_return"],
+                "random_ci95": res["random_ci95_return"],
+                "diff_vs_random": res["diff_vs_random"],
+                "diff_ci95": res["ci95_diff"],
             }
         )
     return pd.DataFrame(rows)

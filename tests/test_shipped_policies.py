@@ -42,3 +42,13 @@ def test_shipped_policy_designs_for_every_id(env_id):
     assert action.shape == env.action_space.shape and env.action_space.contains(action)
     env.step(action)
     env.close()
+
+
+def test_policy_designs_benchmark_counts_targets_per_step():
+    from benchmarks.policy_designs import designs
+
+    df = designs("SergioKnockout-v0", n_envs=2)
+    assert df.t.tolist() == list(range(10)) and (df.d == 10).all()
+    assert ((df.fraction_targeted >= 0) & (df.fraction_targeted <= 1)).all()
+    np.testing.assert_allclose(df.targets_per_step, df.fraction_targeted * 10)
+    assert df.mean_abs_value.isna().all()  # knockouts have no value

@@ -34,7 +34,7 @@ from caasl_agents.redq import REDQ
 from caasl_agents.train import TrainConfig
 
 RUN_ONLY_FIELDS = frozenset({"run_root", "resume", "progress_bar", "verbose"})
-"""Config fields that do not change what is trained (left out of the recorded command)."""
+"""Config fields that do not change what is trained (left out of the recorded command and config)."""
 KEPT_FIELDS = ("env", "seed", "total_timesteps")
 """Config fields written into the recorded command even at their defaults."""
 
@@ -51,19 +51,25 @@ def checkpoints(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
     return sorted(found.items())
 
 
-def _validation(model: REDQ, cfg: TrainConfig, episodes: int) -> dict[str, Any]:
-    """Paired returns against Random on the run's held-out validation seeds ``cfg.eval_seed + i``."""
-    row = evaluate_against_random(model, cfg.env, episodes, cfg.eval_seed, cfg.env_kwargs).set_index("strategy")
+def paired_returns(model: REDQ, env_id: str, env_kwargs: dict[str, Any], episodes: int, seed: int) -> dict[str, Any]:
+    """Returns of ``model`` (sampled designs) and Random on environments ``seed + i``, with the paired gain."""
+    row = evaluate_against_random(model, env_id, episodes, seed, env_kwargs).set_index("strategy")
     return {
         "episodes": episodes,
-        "seed": cfg.eval_seed,
+        "seed": seed,
         "designs": "sampled",
         "mean_return": row.loc["CAASL", "mean_return"],
         "ci95_return": row.loc["CAASL", "ci95_return"],
         "random_mean_return": row.loc["Random", "mean_return"],
+        "random_ci95_return": row.loc["Random", "ci95_return"],
         "diff_vs_random": row.loc["CAASL", "diff_vs_random"],
         "ci95_diff": row.loc["CAASL", "ci95_diff"],
     }
+
+
+def _validation(model: REDQ, cfg: TrainConfig, episodes: int) -> dict[str, Any]:
+    """:func:`paired_returns` on the run's held-out validation seeds ``cfg.eval_seed + i``."""
+    return paired_returns(model, cfg.env, cfg.env_kwargs, episodes, cfg.eval_seed)
 
 
 def select_checkpoint(run_dir: str | os.PathLike, episodes: int = 100) -> tuple[int, list[dict[str, Any]]]:
@@ -179,7 +185,7 @@ def export(
         "source": f"{run_dir.name}/{source.relative_to(run_dir)}",
         "wall_time_s": round(training_wall_time_s(run_dir, int(model.num_timesteps)), 1),
         "hardware": hardware(),
-        "config": json.loads((run_dir / "config.json").read_text()),
+        "config": {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RUN_ONLY_FIELDS},
     }
     if notes:
         record["notes"] = notes
