@@ -63,7 +63,7 @@ class DesignConfig:
     edges_per_node: float = 3.0
     """expected edges per node (Erdős–Rényi) or edges per new node (scale-free, rounded)"""
     reward_model: Any = "linear"
-    """reward model: a shipped name, a path, or an object with ``edge_probabilities``"""
+    """reward model: a shipped name, ``"exact"`` (linear, d <= 12), a path, or an object with ``edge_probabilities``"""
     reward: str = "expected_correct"
     """score ``S(h)``, one of ``REWARDS``"""
 
@@ -93,6 +93,8 @@ class DesignConfig:
 class CausalLinearConfig(DesignConfig):
     """Kwargs of ``CausalLinear-*`` environments."""
 
+    domain = "linear"  # the data domain (a class attribute, not a kwarg)
+
     weight_mean: float = 0.0
     """mean of the edge weights (0.1 in the mechanism-shift OOD ids)"""
     noise: str = "gaussian"
@@ -113,6 +115,8 @@ class CausalLinearConfig(DesignConfig):
 @dataclass(frozen=True)
 class SergioKnockoutConfig(DesignConfig):
     """Kwargs of ``SergioKnockout-*`` environments."""
+
+    domain = "sergio"  # the data domain (a class attribute, not a kwarg)
 
     reward_model: Any = "sergio"
     intervention: str = "knockout"

@@ -58,7 +58,7 @@ class DesignCore:
         self.config = config
         self.domain = domain
         self.batch = int(batch)
-        self.model = resolve_reward_model(config.reward_model)
+        self.model = resolve_reward_model(config.reward_model, config=config)
         c = config
         self.history = np.zeros((self.batch, c.num_rows, c.num_nodes, 3), dtype=np.float32)  # (B, N, d, 3)
         self.t = 0
@@ -81,7 +81,7 @@ class DesignCore:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         if self.model is None:
-            self.model = resolve_reward_model(self.config.reward_model)
+            self.model = resolve_reward_model(self.config.reward_model, config=self.config)
 
     # ------------------------------------------------------------------ episodes
     @property

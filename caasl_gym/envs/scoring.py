@@ -27,26 +27,42 @@ LOG_LIKELIHOOD_EPS = 1e-6
 _MODEL_CACHE: dict[tuple[str, str], Any] = {}
 
 
-def resolve_reward_model(spec: Any, device: str = "cpu") -> Any:
+def resolve_reward_model(spec: Any, device: str = "cpu", config: Any = None) -> Any:
     """Turn the ``reward_model`` kwarg into an object with ``edge_probabilities``.
 
     Args:
-        spec: a shipped model name (e.g. ``"linear"``), a path to saved weights, or an object with an
-            ``edge_probabilities(values, intervened, mask)`` method (used as is).
+        spec: a shipped model name (e.g. ``"linear"``), ``"exact"``, a path to saved weights, or an object
+            with an ``edge_probabilities(values, intervened, mask)`` method (used as is).
         device: torch device for models loaded by name or path.
+        config: the env configuration; ``"exact"`` is built for its prior (edge density, weight mean).
 
     Returns:
         The model; loaded models are cached per ``(name, device)``.
+
+    Raises:
+        ValueError: ``"exact"`` on a non-linear env or with ``d > 12``; a model whose domain differs from
+            the env's.
     """
     if callable(getattr(spec, "edge_probabilities", None)):
         return spec
+    if spec == "exact" and config is not None:
+        from caasl_gym.reward.exact import ExactLinearPosterior
+
+        return ExactLinearPosterior.for_config(config, device=device)
     if isinstance(spec, str | os.PathLike):
         key = (os.fspath(spec), str(device))
         if key not in _MODEL_CACHE:
             from caasl_gym.reward import load_reward_model
 
             _MODEL_CACHE[key] = load_reward_model(key[0], device=device)
-        return _MODEL_CACHE[key]
+        model = _MODEL_CACHE[key]
+        domain = getattr(config, "domain", None)
+        if domain is not None and getattr(model, "domain", domain) != domain:
+            raise ValueError(
+                f"reward model {key[0]!r} was trained on the {model.domain!r} domain, but this environment "
+                f"is {domain!r}; use a {domain} model (e.g. reward_model={domain!r})"
+            )
+        return model
     raise ValueError(f"cannot use {spec!r} as a reward model")
 
 

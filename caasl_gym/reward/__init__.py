@@ -2,10 +2,13 @@
 
 ``load_reward_model("linear")`` (or ``"sergio"``) returns a :class:`RewardModel` whose
 ``edge_probabilities(values, intervened, mask=None)`` maps numpy histories ``(B, n, d)`` to edge
-probabilities ``(B, d, d)``.
+probabilities ``(B, d, d)``. ``load_reward_model("exact")`` is the exact posterior of the linear prior
+(:class:`ExactLinearPosterior`, ``d <= 12``), the Bayes limit every trained linear model is judged by.
 """
 
+from caasl_gym.reward.exact import ExactLinearPosterior, LinearPrior
 from caasl_gym.reward.loading import (
+    EXACT_MODEL,
     SHIPPED_MODELS,
     RewardModel,
     RewardWeightsError,
@@ -15,8 +18,11 @@ from caasl_gym.reward.loading import (
 from caasl_gym.reward.model import EdgePosteriorNet, ModelConfig
 
 __all__ = [
+    "EXACT_MODEL",
     "SHIPPED_MODELS",
     "EdgePosteriorNet",
+    "ExactLinearPosterior",
+    "LinearPrior",
     "ModelConfig",
     "RewardModel",
     "RewardWeightsError",

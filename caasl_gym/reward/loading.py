@@ -22,6 +22,8 @@ from caasl_gym.reward.model import EdgePosteriorNet, ModelConfig
 
 SHIPPED_MODELS = ("linear", "linear-small", "sergio")
 """Names of the reward models shipped as package data (``linear-small``: 8x faster, less accurate)."""
+EXACT_MODEL = "exact"
+"""Name of the exact linear-SCM posterior (:mod:`caasl_gym.reward.exact`): no weights, ``d <= 12``."""
 
 REGENERATE_COMMANDS = {
     "linear": "python -m caasl_gym.reward.train --domain linear --dim 64 --layers 4 --heads 4 --batch-size 512 "
@@ -112,7 +114,7 @@ class RewardModel:
                 x, iv, m = x[:, keep], iv[:, keep], m[:, keep]
             if m.all():
                 m = None
-        enc = encode_histories(x, iv, m, self.domain)
+        enc = encode_histories(x, iv, m, self.domain, self.config.scale_channel)
         b, n, d, _ = enc.shape
         chunk = max(1, MAX_TOKENS_PER_CHUNK // (n * d))
         out = np.empty((b, d, d), dtype=np.float64)
@@ -145,28 +147,34 @@ def _resolve(name_or_path: str | Path) -> tuple[Path, Path, str]:
     pt, js = Path(str(base) + ".pt"), Path(str(base) + ".json")
     if not (pt.exists() or js.exists()) and "/" not in str(name_or_path) and path.suffix == "":
         raise RewardWeightsError(
-            f"unknown reward model {str(name_or_path)!r}: not a shipped name ({', '.join(SHIPPED_MODELS)}) "
+            f"unknown reward model {str(name_or_path)!r}: not a shipped name "
+            f"({', '.join((*SHIPPED_MODELS, EXACT_MODEL))}) "
             f"and no file {pt} / {js}"
         )
     cmd = f"python -m caasl_gym.reward.train --domain <linear|sergio> --out {base}"
     return pt, js, cmd
 
 
-def load_reward_model(name_or_path: str | Path = "linear", device: str | torch.device = "cpu") -> RewardModel:
+def load_reward_model(name_or_path: str | Path = "linear", device: str | torch.device = "cpu"):
     """Load a reward model after verifying its sha256.
 
     Args:
-        name_or_path: a shipped name (see :data:`SHIPPED_MODELS`) or the path of a ``.pt`` file, its
-            ``.json`` sidecar, or their common stem.
+        name_or_path: a shipped name (see :data:`SHIPPED_MODELS`), ``"exact"`` (the exact posterior of the
+            ``CausalLinear-v0`` prior, :class:`~caasl_gym.reward.exact.ExactLinearPosterior`), or the path
+            of a ``.pt`` file, its ``.json`` sidecar, or their common stem.
         device: torch device for inference.
 
     Returns:
-        :class:`RewardModel` in eval mode.
+        :class:`RewardModel` in eval mode (or the exact posterior).
 
     Raises:
         RewardWeightsError: a missing, unreadable, truncated or altered file; the message names the
             file and the command that regenerates it.
     """
+    if isinstance(name_or_path, str) and name_or_path == EXACT_MODEL:
+        from caasl_gym.reward.exact import ExactLinearPosterior
+
+        return ExactLinearPosterior(device=device)
     pt, js, cmd = _resolve(name_or_path)
     if not js.is_file():
         raise RewardWeightsError(f"reward-model sidecar {js} is missing; regenerate it with: {cmd}")
