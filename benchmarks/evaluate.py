@@ -6,6 +6,11 @@ differences are paired. For t = 0..T it reports the mean and 95% CI of the score
 expected correct adjacency entries), the expected SHD, AUPRC and edge F1 of the reward model's
 posterior, and the paired difference of the score to Random.
 
+``--score exact`` scores the same designs with the exact posterior (:mod:`caasl_gym.reward.exact`) instead
+of the environment's default reward model, so design quality is measured independently of the model a
+policy was trained against (linear ids with d <= 12 only; others are skipped). The observations, and
+hence every strategy's designs, do not depend on the reward model.
+
 Run: ``python -m benchmarks.evaluate --ids CausalLinear-v0 --strategies CAASL Random Observational``
 Outputs: ``benchmarks/results/<out>/episodes.csv`` (tidy, one row per id/strategy/episode/t),
 ``summary.csv``, ``summary.md`` and ``returns.png``.
@@ -189,7 +194,7 @@ def _training_id(env_id: str | None) -> str:
     return "SergioKnockout-v0" if env_id.startswith("Sergio") else "CausalLinear-v0"
 
 
-def write_outputs(episodes: pd.DataFrame, out_dir: Path, command: str) -> pd.DataFrame:
+def write_outputs(episodes: pd.DataFrame, out_dir: Path, command: str, score_model: str | None = None) -> pd.DataFrame:
     """Write episodes.csv, summary.csv, summary.md and returns.png; return the final table."""
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = summarize(episodes)
@@ -204,7 +209,9 @@ def write_outputs(episodes: pd.DataFrame, out_dir: Path, command: str) -> pd.Dat
         "",
         f"Mean ± 95% CI over {episodes.episode.nunique()} held-out environments per id (seeds "
         f"{EVAL_SEED_BASE}+i, paired across strategies), at the final step T. Returns = S(h_T), the "
-        "expected number of correct adjacency entries under the reward model's posterior (out of d²).",
+        "expected number of correct adjacency entries under the "
+        + (f"`{score_model}` posterior" if score_model else "environment's default reward model's posterior")
+        + " (out of d²).",
         "",
         markdown_table(table),
         "",
@@ -224,18 +231,32 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--out", default="evaluation", help="folder under benchmarks/results/")
     parser.add_argument("--deterministic", action="store_true", help="CAASL: mean designs instead of samples")
     parser.add_argument(
+        "--score", default=None, help="reward model that scores the designs (e.g. 'exact'); default: the env's"
+    )
+    parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (1 is fastest for one environment at a time)"
     )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     ids = list(caasl_gym.ALL_IDS) if args.ids == ["all"] else args.ids
+    env_kwargs = dict(args.env_kwargs or {})
+    if args.score is not None:
+        env_kwargs["reward_model"] = args.score
+        usable = []
+        for env_id in ids:
+            try:
+                gym.make(env_id, **env_kwargs).close()
+                usable.append(env_id)
+            except ValueError as err:
+                print(f"skipping {env_id}: {err}")
+        ids = usable
     frames = []
     for env_id in ids:
         strategies = make_strategies(args.strategies, env_id, args.deterministic)
-        frames.append(evaluate([env_id], strategies, args.n_envs, args.env_kwargs))
+        frames.append(evaluate([env_id], strategies, args.n_envs, env_kwargs))
     episodes = pd.concat(frames, ignore_index=True)
     command = "python -m benchmarks.evaluate " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
-    table = write_outputs(episodes, RESULTS_DIR / args.out, command)
+    table = write_outputs(episodes, RESULTS_DIR / args.out, command, args.score)
     print(markdown_table(table))
     return table
 

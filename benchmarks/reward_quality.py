@@ -9,14 +9,22 @@ compared, dataset by dataset, with bootstrapped GIES (30 resamples, pooled uncen
 ``CausalLinear-v0`` datasets of :mod:`benchmarks.gies_baseline` (its per-dataset results are read from
 ``benchmarks/results/gies_baseline.per_dataset.csv``; run ``python -m benchmarks.gies_baseline`` first).
 
-    python -m benchmarks.reward_quality                       # shipped models, 100 datasets per id
-    python -m benchmarks.reward_quality --model runs/x --domain linear --n-datasets 30
+On every linear id with ``d <= 12`` the exact posterior (:mod:`caasl_gym.reward.exact`) is the "Bayes
+limit" row: exact on ``CausalLinear-v0`` and the weight-mean shift, approximate where the mechanism
+differs (scale-free graphs, non-Gaussian noise, shifts). ECE is the expected calibration error of the
+edge probabilities (10 bins). ``design ratio`` (``CausalLinear-v0``): the gain ``S(h10) - S(h0)`` of 10
+Random-design rows divided by that of 10 single-target rows, on separate held-out sets; a reward model
+that ranks designs as the Bayes posterior does has the exact posterior's ratio.
+
+    python -m benchmarks.reward_quality                       # shipped models + exact, 100 datasets per id
+    python -m benchmarks.reward_quality --models runs/x exact --domain linear --n-datasets 30
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -55,6 +63,9 @@ ENV_PRIORS = {
 """Registered id -> (simulator setting, d) of its prior."""
 
 ROWS = {50: "h0", 60: "h10", 100: "h50"}
+APPROXIMATE = {"CausalLinear-OOD-Graph-v0", "CausalLinear-OOD-GraphMech-v0", "CausalLinear-OOD-GraphMechNoise-v0",
+               "CausalLinear-OOD-Hetero-v0", "CausalLinear-OOD-Shift-v0"}  # fmt: skip
+"""Linear ids whose mechanism the exact posterior does not model (its rows there are approximate)."""
 
 
 def _ci(x: np.ndarray) -> float:
@@ -74,7 +85,7 @@ def _row(domain: str, env_id: str, d: int, rows: int, method: str, probs: np.nda
     }  # fmt: skip
 
 
-def gies_comparison(model, n_datasets: int, compute: bool, jobs: int) -> list[dict]:
+def gies_comparison(model, n_datasets: int, compute: bool, jobs: int, model_name: str = "linear") -> list[dict]:
     """The reward model next to bootstrapped GIES on the datasets of :mod:`benchmarks.gies_baseline`.
 
     GIES metrics are read from ``benchmarks/results/gies_baseline.per_dataset.csv`` (written by
@@ -103,7 +114,7 @@ def gies_comparison(model, n_datasets: int, compute: bool, jobs: int) -> list[di
     for name, hist in (("h0", h0), ("h10", h10)):
         rows = hist.values.shape[1]
         p = model.edge_probabilities(hist.values, hist.targets)
-        records.append(_row("linear", "CausalLinear-v0 [gies_baseline datasets]", 10, rows, "reward model", p, adj))
+        records.append(_row("linear", "CausalLinear-v0 [gies_baseline datasets]", 10, rows, model_name, p, adj))
         if gies is not None:
             g = gies[(gies.history == name) & (gies.dataset < n_datasets)].sort_values("dataset")
             records.append({
@@ -120,10 +131,46 @@ def gies_comparison(model, n_datasets: int, compute: bool, jobs: int) -> list[di
     return records
 
 
+def _model_records(domain: str, name: str, model, args: argparse.Namespace) -> list[dict]:
+    """Rows of one model on every id of its domain (the exact posterior: only where ``d <= 12``)."""
+    from caasl_gym.reward.exact import MAX_EXACT_NODES
+
+    method = "exact (Bayes limit)" if name == "exact" else name
+    records = []
+    for env_id, (setting, d) in ENV_PRIORS[domain].items():
+        if (args.ids and env_id not in args.ids) or (name == "exact" and d > MAX_EXACT_NODES):
+            continue
+        t0 = time.time()
+        h = heldout_histories(setting, args.n_datasets, d, n_obs=50, n_int=50, seed=BENCH_SEED)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exact posterior of a mismatched mechanism: noted in the table
+            for rows in ROWS:
+                hh = h.head(rows)
+                probs = model.edge_probabilities(hh.values, hh.intervened)
+                records.append(_row(domain, env_id, d, rows, method, probs, hh.adjacency))
+            if env_id == "CausalLinear-v0":
+                single = heldout_histories(setting, args.n_datasets, d, n_obs=50, n_int=10, seed=BENCH_SEED,
+                                           design_kind="single")  # fmt: skip
+                for rows in (50, 60):
+                    hh = single.head(rows)
+                    probs = model.edge_probabilities(hh.values, hh.intervened)
+                    rec = _row(domain, env_id, d, rows, method, probs, hh.adjacency)
+                    rec["history"] += "-single"
+                    records.append(rec)
+        print(f"{method} on {env_id}: {time.time() - t0:.1f} s", flush=True)
+    return records
+
+
 def main(argv: list[str] | None = None) -> pd.DataFrame:
     p = argparse.ArgumentParser(prog="python -m benchmarks.reward_quality", description=__doc__.split("\n")[0])
     p.add_argument("--domain", choices=["linear", "sergio", "both"], default="both")
-    p.add_argument("--model", default=None, help="checkpoint path (stem, .pt or .json); default: the shipped model")
+    p.add_argument(
+        "--models",
+        nargs="+",
+        default=None,
+        help="reward models (shipped names, 'exact' or checkpoint paths); default: the domain's shipped models "
+        "and, for linear, 'exact'",
+    )
     p.add_argument("--n-datasets", type=int, default=100)
     p.add_argument("--ids", nargs="*", default=None, help="only these env ids")
     p.add_argument("--gies-datasets", type=int, default=100, help="datasets of the GIES comparison (0 = off)")
@@ -132,26 +179,19 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument("--name", default="reward_quality", help="results file name under benchmarks/results")
     args = p.parse_args(argv)
     domains = ["linear", "sergio"] if args.domain == "both" else [args.domain]
-    if args.model and len(domains) > 1:
-        p.error("--model needs --domain linear or --domain sergio")
+    if args.models and len(domains) > 1:
+        p.error("--models needs --domain linear or --domain sergio")
 
     records = []
     for domain in domains:
-        model = load_reward_model(args.model or domain)
-        if model.domain != domain:
-            p.error(f"model {args.model} is a {model.domain} model, not {domain}")
-        for env_id, (setting, d) in ENV_PRIORS[domain].items():
-            if args.ids and env_id not in args.ids:
-                continue
-            t0 = time.time()
-            h = heldout_histories(setting, args.n_datasets, d, n_obs=50, n_int=50, seed=BENCH_SEED)
-            for rows in ROWS:
-                hh = h.head(rows)
-                probs = model.edge_probabilities(hh.values, hh.intervened)
-                records.append(_row(domain, env_id, d, rows, "reward model", probs, hh.adjacency))
-            print(f"{env_id}: {time.time() - t0:.1f} s", flush=True)
-        if domain == "linear" and args.gies_datasets:
-            records += gies_comparison(model, args.gies_datasets, args.compute_gies, args.jobs)
+        names = args.models or (["linear", "linear-small", "exact"] if domain == "linear" else ["sergio"])
+        for name in names:
+            model = load_reward_model(name)
+            if model.domain != domain:
+                p.error(f"model {name} is a {model.domain} model, not {domain}")
+            records += _model_records(domain, name, model, args)
+            if domain == "linear" and args.gies_datasets and name == names[0]:
+                records += gies_comparison(model, args.gies_datasets, args.compute_gies, args.jobs, name)
     df = pd.DataFrame.from_records(records)
     notes = _notes(df, args)
     print(notes)
@@ -161,33 +201,33 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
 
 def _notes(df: pd.DataFrame, args: argparse.Namespace) -> str:
     lines = [
-        f"Model: `{args.model or 'shipped'}`. {args.n_datasets} held-out datasets per id (seed {BENCH_SEED}); "
-        "h0 = 50 observational rows, h10 / h50 = plus 10 / 50 rows from Random designs. S = expected number "
-        "of correct adjacency entries (d² entries); S_zeros = all-zeros predictor (d² − |E|).",
+        f"{args.n_datasets} held-out datasets per id (seed {BENCH_SEED}); h0 = 50 observational rows, h10 / h50 = "
+        "plus 10 / 50 rows from Random designs; h10-single = plus 10 single-target rows (a separate held-out "
+        "set). S = expected number of correct adjacency entries (d² entries); all-zeros = d² − |E|. The exact "
+        "posterior is exact on CausalLinear-v0 and approximate on " + ", ".join(sorted(APPROXIMATE)) + ".",
         "",
     ]
-    rm = df[df.method == "reward model"]
-    for domain, g in rm.groupby("domain", sort=False):
-        piv = g.pivot_table(index="env_id", columns="history", values=["score", "auprc"], sort=False)
-        gain = (piv[("score", "h10")] - piv[("score", "h0")]).mean()
+    main = df[~df.env_id.str.endswith("[gies_baseline datasets]")]
+    for (domain, method), g in main.groupby(["domain", "method"], sort=False):
+        piv = g.pivot_table(index="env_id", columns="history", values=["score", "auprc", "ece"], sort=False)
         lines.append(
-            f"- {domain}: mean over ids of S(h10) − S(h0) = {gain:+.3f}; mean AUPRC h0/h10/h50 = "
+            f"- {domain}, {method}: mean over ids of AUPRC h0/h10/h50 = "
             + "/".join(f"{piv[('auprc', h)].mean():.3f}" for h in ("h0", "h10", "h50"))
-            + "; mean S h0/h10/h50 = "
+            + "; S h0/h10/h50 = "
             + "/".join(f"{piv[('score', h)].mean():.2f}" for h in ("h0", "h10", "h50"))
         )
-        gains = piv[("score", "h10")] - piv[("score", "h0")]
-        lines.append(
-            "  - S(h10) − S(h0) per id: " + ", ".join(f"{k.replace('-v0', '')} {v:+.2f}" for k, v in gains.items())
-        )
         first = next(iter(ENV_PRIORS[domain]))
-        in_dist = g[g.env_id == first].set_index("history")
-        if in_dist.empty:
+        r = g[g.env_id == first].set_index("history")
+        if r.empty:
             continue
-        lines.append(
-            f"  - {first}: AUPRC h0 {in_dist.auprc['h0']:.3f}, h10 {in_dist.auprc['h10']:.3f}; "
-            f"S(h10) {in_dist.score['h10']:.2f} vs all-zeros {in_dist.score_all_zeros['h10']:.2f}"
+        text = (
+            f"  - {first}: AUPRC h0 {r.auprc['h0']:.3f}, h10 {r.auprc['h10']:.3f}; S(h10) {r.score['h10']:.2f} "
+            f"vs all-zeros {r.score_all_zeros['h10']:.2f}; ECE h10 {r.ece['h10']:.4f}"
         )
+        if "h10-single" in r.index:
+            ratio = (r.score["h10"] - r.score["h0"]) / (r.score["h10-single"] - r.score["h0-single"])
+            text += f"; design ratio (10 Random rows / 10 single-target rows) {ratio:.2f}"
+        lines.append(text)
     cmp = df[df.env_id.str.endswith("[gies_baseline datasets]")]
     for (method, hist), r in cmp.set_index(["method", "history"]).iterrows():
         lines.append(

@@ -5,6 +5,9 @@ Times ``RewardModel.edge_probabilities`` end to end (input checks, preprocessing
 (the first step), for several model sizes, and lists each size's held-out quality when a trained
 checkpoint of that size is given (``--models``; the shipped models are always included).
 
+The exact posterior (``exact``, :mod:`caasl_gym.reward.exact`) is timed on the same histories (fewer
+repetitions: ``--exact-reps``); its ``ms_per_history`` column is the time per history.
+
     python -m benchmarks.reward_speed
     python -m benchmarks.reward_speed --models runs/reward_gpu_logs/linear_d64 --threads 2
 """
@@ -29,7 +32,7 @@ SIZES = [(32, 2, 2), (32, 2, 1), (48, 3, 3), (64, 4, 4)]
 
 
 def _time(model: RewardModel, values, intervened, mask, reps: int) -> tuple[float, float]:
-    for _ in range(3):
+    for _ in range(1 if reps < 10 else 3):
         model.edge_probabilities(values, intervened, mask)
     ts = []
     for _ in range(reps):
@@ -45,6 +48,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument("--reps", type=int, default=30)
     p.add_argument("--num-envs", type=int, default=64)
     p.add_argument("--models", nargs="*", default=[], help="trained checkpoints (stems) to time and list")
+    p.add_argument("--exact-reps", type=int, default=3, help="timed calls of the exact posterior (0 = skip it)")
     args = p.parse_args(argv)
 
     rng = np.random.default_rng(0)
@@ -66,24 +70,30 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         label = f"shipped {name}" if name in ("linear", "linear-small") else Path(name).name
         candidates.append((label, m, m.metadata))
 
+    if args.exact_reps:
+        candidates.append(("exact posterior (Bayes limit)", load_reward_model("exact"), None))
+
     rows = []
     for label, model, meta in candidates:
-        cfg = model.config
+        exact = not hasattr(model, "net")
+        cfg = getattr(model, "config", None)
         held = (meta or {}).get("heldout", {})
         row = {
             "model": label,
-            "dim": cfg.dim,
-            "layers": cfg.layers,
-            "heads": cfg.heads,
-            "params": sum(q.numel() for q in model.net.parameters()),
+            "dim": cfg.dim if cfg else np.nan,
+            "layers": cfg.layers if cfg else np.nan,
+            "heads": cfg.heads if cfg else np.nan,
+            "params": sum(q.numel() for q in model.net.parameters()) if cfg else 0,
         }
+        reps = args.exact_reps if exact else args.reps
         for threads in args.threads:
             torch.set_num_threads(threads)
-            med60, min60 = _time(model, h.values, h.intervened, None, args.reps)
-            med50, _ = _time(model, h.values, h.intervened, mask, args.reps)
+            med60, min60 = _time(model, h.values, h.intervened, None, reps)
+            med50, _ = _time(model, h.values, h.intervened, mask, reps)
             row[f"ms_{threads}t_median"] = med60
             row[f"ms_{threads}t_min"] = min60
             row[f"ms_{threads}t_50rows_padded"] = med50
+            row[f"ms_{threads}t_per_history"] = med60 / args.num_envs
         row.update(
             {
                 "histories_seen": (meta or {}).get("histories_seen", np.nan),

@@ -124,6 +124,20 @@ def edge_f1(probs: np.ndarray, adj: np.ndarray, threshold: float = 0.5) -> np.nd
     return np.where(denom == 0, 1.0, 2 * tp / np.maximum(denom, 1))
 
 
+def expected_calibration_error(probs: np.ndarray, adj: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error of the off-diagonal edge probabilities pooled over the batch.
+
+    Entries fall into ``bins`` equal-width probability bins; ECE is the entry-weighted mean of
+    ``|mean probability - edge frequency|`` over the bins. 0 for a calibrated posterior.
+    """
+    p, a = _as_batch(probs, adj)
+    scores, labels = _off_diagonal(p).ravel(), _off_diagonal(a).ravel()
+    which = np.minimum((scores * bins).astype(np.int64), bins - 1)
+    count = np.bincount(which, minlength=bins)
+    gap = np.abs(np.bincount(which, scores, bins) - np.bincount(which, labels.astype(float), bins))
+    return float(gap.sum() / max(count.sum(), 1))
+
+
 def all_zeros_score(adj: np.ndarray) -> np.ndarray:
     """:func:`expected_correct` of the empty-graph predictor, ``d^2 - |E|``: ``(B,)``."""
     a = np.asarray(adj).astype(bool)

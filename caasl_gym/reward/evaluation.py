@@ -39,16 +39,18 @@ def heldout_histories(
     n_int: int = 10,
     seed: int = HELDOUT_SEED,
     chunk: int = 64,
+    design_kind: str = "random",
 ) -> Histories:
     """``n_datasets`` histories of ``n_obs`` observational rows and ``n_int`` rows from Random designs
     (every variable a target w.p. 0.5, values ``U(-1, 1)``), as an environment under the Random
-    policy produces them. Simulated in chunks so the result does not depend on memory limits; cached
+    policy produces them (``design_kind="single"``: one uniformly chosen target per row instead).
+    Simulated in chunks so the result does not depend on memory limits; cached
     per process (treat the arrays as read-only)."""
-    rng = heldout_rng(seed, d, n_obs, n_int)
+    rng = heldout_rng(seed, d, n_obs, n_int) if design_kind == "random" else heldout_rng(seed, d, n_obs, n_int, 1)
     parts = []
     for start in range(0, n_datasets, chunk):
         size = min(chunk, n_datasets - start)
-        parts.append(simulate_histories(rng, setting, size, d, n_obs, n_int, design_kind="random"))
+        parts.append(simulate_histories(rng, setting, size, d, n_obs, n_int, design_kind=design_kind))
     return Histories(
         np.concatenate([p.values for p in parts]),
         np.concatenate([p.intervened for p in parts]),
@@ -57,7 +59,7 @@ def heldout_histories(
 
 
 def graph_metrics(probs: np.ndarray, adjacency: np.ndarray) -> dict[str, float]:
-    """Mean metrics over a batch: AUPRC, AUROC, edge F1, expected SHD, score S and the all-zeros S."""
+    """Mean metrics over a batch: AUPRC, AUROC, edge F1, expected SHD, score S, the all-zeros S and ECE."""
     return {
         "auprc": float(np.nanmean(metrics.auprc(probs, adjacency))),
         "auroc": float(np.nanmean(metrics.auroc(probs, adjacency))),
@@ -65,6 +67,7 @@ def graph_metrics(probs: np.ndarray, adjacency: np.ndarray) -> dict[str, float]:
         "expected_shd": float(np.mean(metrics.expected_shd(probs, adjacency))),
         "score": float(np.mean(metrics.expected_correct(probs, adjacency))),
         "score_all_zeros": float(np.mean(metrics.all_zeros_score(adjacency))),
+        "ece": metrics.expected_calibration_error(probs, adjacency),
     }
 
 
