@@ -1,4 +1,4 @@
-"""Validation and encoding of histories into the network's input ``(B, n, d, 2)``.
+"""Validation and encoding of histories into the network's input ``(B, n, d, C)``.
 
 Training and inference share this path, so the network always sees data preprocessed the same way:
 ``linear`` values are z-scored per variable, ``sergio`` counts get AVICI's log-CPM preprocessing
@@ -72,7 +72,25 @@ def check_histories(
     return x, iv, mask
 
 
-def encode_histories(values: np.ndarray, intervened: np.ndarray, mask: np.ndarray | None, domain: str) -> np.ndarray:
+def log_scale(values: np.ndarray, intervened: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """``(B, d)`` log standard deviation of each variable over the valid rows where it is not a target.
+
+    The scale the z-scoring removes: in the linear prior roots have variance about 0.11 and every other
+    variable about 1, so it carries information about the graph. A variable with fewer than two such
+    rows, or a constant one, gets 0 (the log-std of a unit-variance variable).
+    """
+    use = ~intervened if mask is None else (~intervened & mask[:, :, None])  # (B, n, d)
+    count = use.sum(axis=1)  # (B, d)
+    denom = np.maximum(count, 1)
+    mean = np.where(use, values, 0.0).sum(axis=1) / denom
+    var = (np.where(use, values - mean[:, None, :], 0.0) ** 2).sum(axis=1) / denom
+    ok = (count >= 2) & (var > 1e-24 * (1.0 + mean**2))
+    return np.where(ok, 0.5 * np.log(np.where(ok, var, 1.0)), 0.0)
+
+
+def encode_histories(
+    values: np.ndarray, intervened: np.ndarray, mask: np.ndarray | None, domain: str, scale_channel: bool = False
+) -> np.ndarray:
     """The network input of already validated histories (see :func:`check_histories`).
 
     Args:
@@ -80,12 +98,17 @@ def encode_histories(values: np.ndarray, intervened: np.ndarray, mask: np.ndarra
         intervened: ``(B, n, d)`` bool.
         mask: ``(B, n)`` bool or None.
         domain: ``"linear"`` (z-score) or ``"sergio"`` (log-CPM count preprocessing).
+        scale_channel: add channel 2, :func:`log_scale` of the raw values repeated on every valid row.
 
     Returns:
-        ``(B, n, d, 2)`` float32: preprocessed value, intervention indicator (0 in padding rows).
+        ``(B, n, d, C)`` float32 with ``C = 3`` if ``scale_channel`` else 2: preprocessed value,
+        intervention indicator (and log-std); every channel is 0 in padding rows.
     """
     prep = standardize if domain == "linear" else preprocess_counts
-    out = np.empty((*values.shape, 2), dtype=np.float32)
+    out = np.zeros((*values.shape, 3 if scale_channel else 2), dtype=np.float32)
     out[..., 0] = prep(values, mask)
     out[..., 1] = intervened
+    if scale_channel:
+        valid = np.ones(values.shape[:2], dtype=bool) if mask is None else mask
+        out[..., 2] = np.where(valid[:, :, None], log_scale(values, intervened, mask)[:, None, :], 0.0)
     return out

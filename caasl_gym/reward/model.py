@@ -1,9 +1,10 @@
 """The amortized posterior network ``q(A | h)``: an AVICI-style alternating-attention encoder.
 
-Input is a history of ``n`` rows over ``d`` variables, encoded as ``(B, n, d, 2)`` (channel 0 the
-preprocessed value, channel 1 the 0/1 intervention indicator) plus an optional ``(B, n)`` bool row
-mask. The trunk alternates self-attention across the ``d`` variables of each row and across the ``n``
-rows of each variable; padding rows are masked out as attention keys and in the final max-pool over
+Input is a history of ``n`` rows over ``d`` variables, encoded as ``(B, n, d, C)`` (channel 0 the
+preprocessed value, channel 1 the 0/1 intervention indicator and, with ``scale_channel``, channel 2 the
+log standard deviation of each variable's raw values, repeated on every row) plus an optional
+``(B, n)`` bool row mask. The trunk alternates self-attention across the ``d`` variables of each row
+and across the ``n`` rows of each variable; padding rows are masked out as attention keys and in the final max-pool over
 rows, so they never change the output. There is no positional encoding anywhere, which makes the
 network equivariant to permutations of the variables and invariant to permutations of the rows.
 Edge logits come from two per-variable embeddings ``u_i`` and ``v_j``:
@@ -32,6 +33,8 @@ class ModelConfig:
         layers: number of alternating layers (each = one variable-attention + one row-attention block).
         heads: attention heads (``dim`` must be divisible by it).
         ffn_mult: hidden width of the feed-forward sublayers, as a multiple of ``dim``.
+        scale_channel: whether the input carries the per-variable log-std channel (see
+            :func:`~caasl_gym.reward.inputs.encode_histories`); the z-scored values alone are blind to scale.
     """
 
     domain: str = "linear"
@@ -39,6 +42,12 @@ class ModelConfig:
     layers: int = 4
     heads: int = 4
     ffn_mult: int = 2
+    scale_channel: bool = False
+
+    @property
+    def channels(self) -> int:
+        """Input channels per entry: value, indicator and, with ``scale_channel``, the log-std."""
+        return 3 if self.scale_channel else 2
 
     def __post_init__(self) -> None:
         if self.domain not in DOMAINS:
@@ -46,6 +55,8 @@ class ModelConfig:
         for name in ("dim", "layers", "heads", "ffn_mult"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not isinstance(self.scale_channel, bool):
+            raise ValueError(f"scale_channel must be a bool, got {self.scale_channel!r}")
         if self.dim % self.heads:
             raise ValueError(f"dim ({self.dim}) must be divisible by heads ({self.heads})")
 
@@ -85,13 +96,13 @@ class AttentionBlock(nn.Module):
 
 
 class EdgePosteriorNet(nn.Module):
-    """Edge logits ``(B, d, d)`` from an encoded history ``(B, n, d, 2)``; see the module docstring."""
+    """Edge logits ``(B, d, d)`` from an encoded history ``(B, n, d, C)``; see the module docstring."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
         dim = config.dim
-        self.embed = nn.Linear(2, dim)
+        self.embed = nn.Linear(config.channels, dim)
         self.variable_blocks = nn.ModuleList(
             AttentionBlock(dim, config.heads, config.ffn_mult) for _ in range(config.layers)
         )
@@ -108,7 +119,7 @@ class EdgePosteriorNet(nn.Module):
         """Edge logits.
 
         Args:
-            x: ``(B, n, d, 2)`` float: preprocessed value and intervention indicator per entry.
+            x: ``(B, n, d, C)`` float: preprocessed value, intervention indicator (and log-std) per entry.
             mask: ``(B, n)`` bool, True for real rows and False for padding; None = all rows real.
                 Every history needs at least one real row.
 

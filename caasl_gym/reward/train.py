@@ -35,28 +35,86 @@ from caasl_gym.reward.model import DOMAINS, EdgePosteriorNet, ModelConfig, edge_
 
 
 class HistoryStream(IterableDataset):
-    """Endless training batches ``{"x": (B, n, d, 2) float32, "adj": (B, d, d) float32}``.
+    """Endless training batches ``{"x": (B, n, d, C) float32, "adj": (B, d, d) float32}``.
 
     Each DataLoader worker ``w`` draws from ``SeedSequence(seed, spawn_key=(TRAIN_KEY, segment, w))``;
-    ``segment`` counts resumptions, so a resumed run never replays data.
+    ``segment`` counts resumptions, so a resumed run never replays data. With a ``teacher`` folder, a
+    batch is one of the shards ``0..teacher_shards-1`` of :mod:`caasl_gym.reward.teacher` with its exact
+    edge marginals as soft targets (a missing shard is made on the spot, and since a shard depends only
+    on its index the data are the same whether it was made beforehand or not), except with probability
+    ``hard_fraction`` a batch from ``prior`` with the true graph as hard target: this keeps what the
+    teacher does not cover (d = 20 and 30, non-Gaussian noise, shifts, scale-free graphs) in the mix.
+    Worker ``w`` takes the shards ``w, w + W, ...``: in index order in the first epoch, then shuffled.
     """
 
-    def __init__(self, prior: TrainingPrior, seed: int, segment: int = 0) -> None:
+    def __init__(
+        self,
+        prior: TrainingPrior,
+        seed: int,
+        segment: int = 0,
+        *,
+        scale_channel: bool = False,
+        teacher: str | Path | None = None,
+        teacher_shards: int = 0,
+        hard_fraction: float = 0.25,
+    ) -> None:
         super().__init__()
         self.prior, self.seed, self.segment = prior, int(seed), int(segment)
+        self.scale_channel = scale_channel
+        self.teacher = None if teacher is None else Path(teacher)
+        self.teacher_shards = int(teacher_shards)
+        self.hard_fraction = float(hard_fraction) if self.teacher is not None else 1.0
 
     def generator(self, worker: int) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(TRAIN_KEY, self.segment, worker)))
+
+    def _encode(self, values: np.ndarray, intervened: np.ndarray, target: np.ndarray) -> dict[str, torch.Tensor]:
+        x = encode_histories(values.astype(np.float64), intervened, None, self.prior.domain, self.scale_channel)
+        return {"x": torch.from_numpy(x), "adj": torch.from_numpy(target.astype(np.float32))}
+
+    def _teacher_batch(self, index: int) -> dict[str, torch.Tensor]:
+        from caasl_gym.reward.teacher import TEACHER_SEED, TeacherPrior, shard_path, write_shards
+
+        path = shard_path(self.teacher, TEACHER_SEED, index)
+        if not path.is_file():
+            write_shards(self.teacher, TEACHER_SEED, range(index, index + 1), TeacherPrior(), progress=False)
+        with np.load(path) as z:
+            return self._encode(z["values"], z["intervened"], z["probs"])
 
     def __iter__(self):
         info = get_worker_info()
         if info is not None:
             torch.set_num_threads(1)
-        rng = self.generator(0 if info is None else info.id)
+        worker, workers = (0, 1) if info is None else (info.id, info.num_workers)
+        rng = self.generator(worker)
+        mine = np.arange(worker, self.teacher_shards, workers) if self.teacher is not None else np.arange(0)
+        queue, epoch = [], 0
         while True:
-            h = self.prior.sample_batch(rng)
-            x = encode_histories(h.values, h.intervened, None, self.prior.domain)
-            yield {"x": torch.from_numpy(x), "adj": torch.from_numpy(h.adjacency.astype(np.float32))}
+            if not len(mine) or rng.random() < self.hard_fraction:
+                h = self.prior.sample_batch(rng)
+                yield self._encode(h.values, h.intervened, h.adjacency)
+                continue
+            if not queue:
+                queue = list((mine if epoch == 0 else rng.permutation(mine))[::-1])
+                epoch += 1
+            yield self._teacher_batch(int(queue.pop()))
+
+
+def warm_start(net: EdgePosteriorNet, name_or_path: str) -> dict:
+    """Copy the weights of a reward model into ``net`` (same trunk); a new scale channel starts at 0.
+
+    Returns:
+        the source model's sidecar.
+    """
+    from caasl_gym.reward.loading import load_reward_model
+
+    src = load_reward_model(name_or_path)
+    state = {k: v.clone() for k, v in src.net.state_dict().items()}
+    w = state["embed.weight"]  # (dim, C_src)
+    if w.shape[1] < net.config.channels:
+        state["embed.weight"] = torch.cat([w, w.new_zeros(w.shape[0], net.config.channels - w.shape[1])], dim=1)
+    net.load_state_dict(state)
+    return src.metadata
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -84,6 +142,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--d-max", type=int, default=30)
     p.add_argument("--n-int-max", type=int, default=None, help="max interventional rows (default 50 linear, 20 sergio)")
     p.add_argument("--groups", type=int, default=None, help="simulator settings per batch (default 4 linear, 1 sergio)")
+    p.add_argument("--scale-channel", action="store_true", help="give the network each variable's log-std")
+    p.add_argument("--teacher", default=None, help="folder of exact-posterior shards (soft labels, linear only)")
+    p.add_argument("--teacher-shards", type=int, default=300, help="teacher shards 0..N-1 (made when missing)")
+    p.add_argument("--hard-fraction", type=float, default=0.25, help="share of hard-label batches with --teacher")
+    p.add_argument(
+        "--init", default=None, help="warm start from this reward model (its architecture overrides --dim etc.)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     p.add_argument("--workers", type=int, default=0, help="background data-generation processes")
@@ -104,6 +169,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.out = f"runs/reward_{args.domain}"
     if args.groups is None:
         args.groups = 4 if args.domain == "linear" else 1
+    if args.teacher is not None and args.domain != "linear":
+        p.error("--teacher needs --domain linear (the exact posterior models linear SCMs)")
+    if args.teacher is not None and args.teacher_shards < 1:
+        p.error(f"--teacher-shards must be >= 1, got {args.teacher_shards}")
+    if not 0.0 <= args.hard_fraction <= 1.0:
+        p.error(f"--hard-fraction must lie in [0, 1], got {args.hard_fraction}")
     return args
 
 
@@ -161,9 +232,19 @@ def run(argv: list[str] | None = None) -> dict:
     out.parent.mkdir(parents=True, exist_ok=True)
     ckpt_path, log_path = Path(f"{out}.ckpt"), Path(f"{out}.log.csv")
 
-    config = ModelConfig(domain=args.domain, dim=args.dim, layers=args.layers, heads=args.heads, ffn_mult=args.ffn_mult)
+    arch = dict(dim=args.dim, layers=args.layers, heads=args.heads, ffn_mult=args.ffn_mult)
+    if args.init is not None:
+        from caasl_gym.reward.loading import load_reward_model
+
+        src = load_reward_model(args.init).config
+        arch = dict(dim=src.dim, layers=src.layers, heads=src.heads, ffn_mult=src.ffn_mult)
+    config = ModelConfig(domain=args.domain, scale_channel=args.scale_channel, **arch)
     torch.manual_seed(args.seed)
-    net = EdgePosteriorNet(config).to(device)
+    net = EdgePosteriorNet(config)
+    init_meta = warm_start(net, args.init) if (args.init is not None and not args.resume) else None
+    if args.init is not None and init_meta is None:  # resumed: the weights come from the checkpoint
+        init_meta = {"name": args.init}
+    net = net.to(device)
     optim = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay, fused=device.type == "cuda")
     step, seen, elapsed_before, segment, segments = 0, 0, 0.0, 0, []
     if args.resume:
@@ -187,7 +268,15 @@ def run(argv: list[str] | None = None) -> dict:
         n_int_max=args.n_int_max,
     )
     loader = DataLoader(
-        HistoryStream(prior, args.seed, segment),
+        HistoryStream(
+            prior,
+            args.seed,
+            segment,
+            scale_channel=args.scale_channel,
+            teacher=args.teacher,
+            teacher_shards=args.teacher_shards,
+            hard_fraction=args.hard_fraction,
+        ),
         batch_size=None,
         num_workers=args.workers,
         pin_memory=device.type == "cuda",
@@ -317,6 +406,14 @@ def run(argv: list[str] | None = None) -> dict:
         "hardware": hardware_string(device),
         "workers": args.workers,
         "training_prior": prior.to_dict(),
+        "teacher": None
+        if args.teacher is None
+        else {
+            "shards": args.teacher_shards,
+            "hard_fraction": args.hard_fraction,
+            "regenerate": f"python -m caasl_gym.reward.teacher --shards {args.teacher_shards} --out <folder>",
+        },
+        "init": None if init_meta is None else {"name": init_meta.get("name"), "sha256": init_meta.get("sha256")},
         "optimizer": {
             "name": "AdamW",
             "lr": args.lr,
