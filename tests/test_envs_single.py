@@ -121,6 +121,16 @@ def test_history_layout(env_id):
     assert not np.any(env.step(action)[0] == 123.0)
 
 
+def test_values_outside_the_observation_bounds_warn_and_are_counted():
+    env = make("CausalLinear-v0")
+    env.reset(seed=0)
+    core = env.unwrapped._core
+    core.domain.value_low, core.domain.value_high = -0.1, 0.1  # force clipping of ordinary values
+    with pytest.warns(RuntimeWarning, match="clipped"):
+        obs, *_ = env.step(env.action_space.sample())
+    assert core.clipped > 0 and np.abs(obs[core.filled - 1, :, 0]).max() <= 0.1
+
+
 def test_value_scale_and_clipping():
     env = make("CausalLinear-v0", value_scale=2.0)
     env.reset(seed=0)
@@ -142,8 +152,11 @@ def test_value_scale_and_clipping():
         "abc",
         np.array([[np.nan, 0]] * 4),
         np.array([[np.inf, 0]] * 4),
+        np.zeros((4, 2), dtype=complex),
+        np.full((4, 2), "0.5"),
+        np.zeros((4, 2), dtype=object),
     ],
-    ids=["flat", "wrong_d", "extra_axis", "string", "nan", "inf"],
+    ids=["flat", "wrong_d", "extra_axis", "string", "nan", "inf", "complex", "numeric_strings", "object"],
 )
 def test_bad_actions_raise(env_id, action):
     env = make(env_id)

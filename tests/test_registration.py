@@ -103,6 +103,8 @@ def test_unknown_kwarg_lists_valid_ones(env_id):
         ("CausalLinear-v0", {"intervention": "knockout"}),
         ("CausalLinear-v0", {"value_scale": 0.0}),
         ("CausalLinear-v0", {"value_scale": float("nan")}),
+        ("CausalLinear-v0", {"value_scale": 1e300}),
+        ("CausalLinear-v0", {"weight_mean": 1e6}),
         ("CausalLinear-v0", {"reward": "accuracy"}),
         ("CausalLinear-v0", {"reward_model": 3}),
         ("SergioKnockout-v0", {"technical_noise": "nanopore"}),

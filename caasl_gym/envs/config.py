@@ -30,14 +30,25 @@ def _integer(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
-def _real(name: str, value: Any, *, positive: bool = False, unit: bool = False) -> float:
+def _real(
+    name: str, value: Any, *, positive: bool = False, unit: bool = False, bound: float | None = None
+) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     if positive and not value > 0:
         raise ValueError(f"{name} must be > 0, got {value}")
     if unit and not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must lie in [0, 1], got {value}")
+    if bound is not None and abs(value) > bound:
+        lo = "0 <" if positive else f"-{bound:g} <="
+        raise ValueError(f"{name} must satisfy {lo} {name} <= {bound:g}, got {value}")
     return float(value)
+
+
+MAX_WEIGHT_MEAN = 1.0
+"""Largest ``|weight_mean|``: beyond it values grow like ``(weight_mean * parents)^depth`` past any bound."""
+MAX_VALUE_SCALE = 1e3
+"""Largest ``value_scale`` (intervention values beyond it overflow the observation bounds)."""
 
 
 def _choice(name: str, value: Any, valid: tuple[str, ...]) -> str:
@@ -106,10 +117,11 @@ class CausalLinearConfig(DesignConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        object.__setattr__(self, "weight_mean", _real("weight_mean", self.weight_mean))
+        object.__setattr__(self, "weight_mean", _real("weight_mean", self.weight_mean, bound=MAX_WEIGHT_MEAN))
         _choice("noise", self.noise, LINEAR_NOISES)
         _choice("intervention", self.intervention, LINEAR_INTERVENTIONS)
-        object.__setattr__(self, "value_scale", _real("value_scale", self.value_scale, positive=True))
+        value_scale = _real("value_scale", self.value_scale, positive=True, bound=MAX_VALUE_SCALE)
+        object.__setattr__(self, "value_scale", value_scale)
 
 
 @dataclass(frozen=True)

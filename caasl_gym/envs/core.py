@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,9 +34,13 @@ def action_space(config: DesignConfig) -> spaces.Box:
 
 
 def as_action_array(action: Any, shape: tuple[int, ...]) -> np.ndarray:
-    """``action`` as a float64 array of ``shape``; raises ``ValueError`` on a wrong shape or NaN/inf."""
+    """``action`` as a float64 array of ``shape``; raises ``ValueError`` on a wrong shape, a non-real dtype
+    (complex, strings, objects) or NaN/inf."""
+    raw = np.asarray(action)
+    if not (np.issubdtype(raw.dtype, np.floating) or np.issubdtype(raw.dtype, np.integer) or raw.dtype == bool):
+        raise ValueError(f"action must be an array of real numbers of shape {shape}, got dtype {raw.dtype}")
     try:
-        a = np.asarray(action, dtype=np.float64)
+        a = raw.astype(np.float64)
     except (TypeError, ValueError) as e:
         raise ValueError(f"action must be a numeric array of shape {shape}: {e}") from None
     if a.shape != shape:
@@ -68,6 +73,8 @@ class DesignCore:
         self.adjacency = np.zeros((self.batch, c.num_nodes, c.num_nodes), dtype=bool)  # (B, d, d)
         self.probs = np.zeros((self.batch, c.num_nodes, c.num_nodes))  # (B, d, d)
         self.score = np.zeros(self.batch)  # (B,)
+        self.clipped = 0
+        """Simulated values clipped to the observation bounds so far (each clipping also warns)."""
         self.timings = {"simulate": 0.0, "reward": 0.0}
         """Benchmark-only: cumulative seconds spent in simulation and in the reward model."""
 
@@ -153,6 +160,15 @@ class DesignCore:
         """Write ``rows`` ``(B, n, d)`` measured under ``design`` ``(B, d)`` after the filled rows."""
         n = rows.shape[1]
         block = self.history[:, self.filled : self.filled + n]  # (B, n, d, 3) view
+        clipped = int(((rows < self.domain.value_low) | (rows > self.domain.value_high)).sum())
+        if clipped:
+            self.clipped += clipped
+            warnings.warn(
+                f"{clipped} simulated values fell outside the observation bounds [{self.domain.value_low:g}, "
+                f"{self.domain.value_high:g}] and were clipped ({self.clipped} so far in this env)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         block[..., 0] = np.clip(rows, self.domain.value_low, self.domain.value_high)
         block[..., 1] = design[:, None, :]
         block[..., 2] = 1.0

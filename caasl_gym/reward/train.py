@@ -109,6 +109,8 @@ def warm_start(net: EdgePosteriorNet, name_or_path: str) -> dict:
     from caasl_gym.reward.loading import load_reward_model
 
     src = load_reward_model(name_or_path)
+    if not hasattr(src, "net"):
+        raise ValueError(f"--init needs a trained network to copy, and {name_or_path!r} has no weights")
     state = {k: v.clone() for k, v in src.net.state_dict().items()}
     w = state["embed.weight"]  # (dim, C_src)
     if w.shape[1] < net.config.channels:
@@ -236,7 +238,9 @@ def run(argv: list[str] | None = None) -> dict:
     if args.init is not None:
         from caasl_gym.reward.loading import load_reward_model
 
-        src = load_reward_model(args.init).config
+        src = getattr(load_reward_model(args.init), "config", None)
+        if src is None:
+            raise SystemExit(f"--init {args.init}: not a trained network (use a shipped name such as linear-small)")
         arch = dict(dim=src.dim, layers=src.layers, heads=src.heads, ffn_mult=src.ffn_mult)
     config = ModelConfig(domain=args.domain, scale_channel=args.scale_channel, **arch)
     torch.manual_seed(args.seed)
