@@ -62,3 +62,31 @@ def test_caasl_strategy_from_a_saved_policy_is_paired_and_reproducible(tmp_path)
     np.testing.assert_allclose(t0["CAASL"], t0["Random"])
     with pytest.raises(ValueError, match="unknown strategy 'Greedy'; valid: Random, Observational, CAASL"):
         make_strategies(["Greedy"])
+
+
+def test_score_exact_rescores_the_same_designs_and_skips_large_d(tmp_path, monkeypatch, capsys):
+    import benchmarks.evaluate as ev
+
+    monkeypatch.setattr(ev, "RESULTS_DIR", tmp_path)
+    argv = ["--ids", "CausalLinear-v0", "CausalLinear-OOD-D20-v0", "--strategies", "Random", "Observational"]
+    argv += ["--n-envs", "2", "--score", "exact", "--env-kwargs", '{"n_initial": 6, "budget": 2}']
+    table = ev.main([*argv, "--out", "exact"])
+    assert "skipping CausalLinear-OOD-D20-v0" in capsys.readouterr().out
+    assert set(table.env_id) == {"CausalLinear-v0"}
+    assert "`exact` posterior" in (tmp_path / "exact" / "summary.md").read_text()
+    # observations do not depend on the reward model, so the exact scores are those of the designs' histories
+    kwargs = {"n_initial": 6, "budget": 2, "reward_model": "exact"}
+    exact = evaluate(["CausalLinear-v0"], [RandomStrategy()], n_envs=2, env_kwargs=kwargs)
+    saved = __import__("pandas").read_csv(tmp_path / "exact" / "episodes.csv")
+    np.testing.assert_allclose(saved[saved.strategy == "Random"].score, exact.score)
+
+
+def test_expected_calibration_error():
+    from caasl_gym.metrics import expected_calibration_error
+
+    adj = np.zeros((1, 3, 3), dtype=bool)
+    adj[0, 0, 1] = True
+    assert expected_calibration_error(adj.astype(float), adj) == 0.0
+    p = np.full((1, 3, 3), 0.5)
+    # one bin holds all six entries: mean probability 0.5, edge frequency 1/6
+    assert expected_calibration_error(p, adj) == pytest.approx(0.5 - 1 / 6)
