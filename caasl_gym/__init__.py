@@ -3,6 +3,7 @@
 Importing the package registers every environment id (see :mod:`caasl_gym.registration`).
 """
 
+from caasl_gym.envs.scoring import register_reward_model
 from caasl_gym.registration import (
     ALL_IDS,
     BASE_IDS,
@@ -24,4 +25,5 @@ __all__ = [
     "SERGIO_KNOCKOUT_IDS",
     "__version__",
     "register_envs",
+    "register_reward_model",
 ]

@@ -1,8 +1,9 @@
 """Test helpers for the environment tests: small reward models and small kwargs per id.
 
 The tiny reward models are random-init :class:`~caasl_gym.reward.loading.RewardModel` networks
-(deterministic weights from a fixed torch seed). They are registered in the env's per-process model
-cache under the names ``"test-linear"`` and ``"test-sergio"``, so env kwargs stay JSON-serialisable
+(deterministic weights from a fixed torch seed). They are registered with
+:func:`~caasl_gym.envs.scoring.register_reward_model` under the names ``"test-linear"`` and
+``"test-sergio"``, so env kwargs stay JSON-serialisable
 and forked subprocess workers (AsyncVectorEnv) see them too.
 """
 
@@ -30,10 +31,15 @@ def tiny_reward_model(domain: str):
     return RewardModel(net)
 
 
+_TINY: dict = {}
+
+
 def install_test_models() -> None:
     """Put the tiny models into the env's reward-model cache (idempotent)."""
     for domain, name in TEST_MODELS.items():
-        scoring._MODEL_CACHE.setdefault((name, "cpu"), tiny_reward_model(domain))
+        if domain not in _TINY:
+            _TINY[domain] = tiny_reward_model(domain)
+        scoring.register_reward_model(name, _TINY[domain])  # the same object again is a no-op
 
 
 def small_kwargs(env_id: str, **overrides) -> dict:

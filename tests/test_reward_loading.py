@@ -77,3 +77,23 @@ def test_unreadable_sidecar_raises(tmp_path):
     (tmp_path / "linear.json").write_text("{not json")
     with pytest.raises(RewardWeightsError, match="unreadable"):
         load_reward_model(stem)
+
+
+def test_register_reward_model_makes_a_name_usable_by_gym_make():
+    import gymnasium as gym
+
+    import caasl_gym
+    from caasl_gym.reward import ExactLinearPosterior
+
+    model = ExactLinearPosterior()
+    caasl_gym.register_reward_model("my-exact", model)
+    caasl_gym.register_reward_model("my-exact", model)  # the same object again is fine
+    env = gym.make("CausalLinear-v0", reward_model="my-exact", num_nodes=4, n_initial=5, budget=1)
+    assert env.unwrapped._core.model is model
+    assert env.spec.kwargs["reward_model"] == "my-exact"  # kwargs stay JSON-serialisable
+    with pytest.raises(ValueError, match="already registered"):
+        caasl_gym.register_reward_model("my-exact", ExactLinearPosterior())
+    with pytest.raises(ValueError, match="built-in"):
+        caasl_gym.register_reward_model("linear", model)
+    with pytest.raises(ValueError, match="edge_probabilities"):
+        caasl_gym.register_reward_model("broken", object())

@@ -27,6 +27,34 @@ LOG_LIKELIHOOD_EPS = 1e-6
 _MODEL_CACHE: dict[tuple[str, str], Any] = {}
 
 
+def register_reward_model(name: str, model: Any, device: str = "cpu", *, replace: bool = False) -> None:
+    """Make ``gym.make(id, reward_model=name)`` use ``model`` in this process (and in forked workers).
+
+    Env kwargs stay JSON-serialisable (the name, not the object), so ``env.spec.to_json()``, pickling
+    and ``AsyncVectorEnv`` keep working.
+
+    Args:
+        name: the name to register; shipped names and ``"exact"`` cannot be shadowed.
+        model: an object with ``edge_probabilities(values, intervened, mask)`` (and a ``domain``
+            attribute, ``"linear"`` or ``"sergio"``, to have it checked against the env's).
+        device: the device key the envs look it up under.
+        replace: allow re-registering ``name`` with another object.
+
+    Raises:
+        ValueError: a reserved name, an object without ``edge_probabilities``, or a name already taken.
+    """
+    from caasl_gym.reward.loading import EXACT_MODEL, SHIPPED_MODELS
+
+    if name in (*SHIPPED_MODELS, EXACT_MODEL):
+        raise ValueError(f"{name!r} is a built-in reward model name; choose another")
+    if not callable(getattr(model, "edge_probabilities", None)):
+        raise ValueError(f"a reward model needs an edge_probabilities(values, intervened, mask) method, got {model!r}")
+    key = (name, str(device))
+    if key in _MODEL_CACHE and _MODEL_CACHE[key] is not model and not replace:
+        raise ValueError(f"reward model name {name!r} is already registered; pass replace=True to overwrite it")
+    _MODEL_CACHE[key] = model
+
+
 def resolve_reward_model(spec: Any, device: str = "cpu", config: Any = None) -> Any:
     """Turn the ``reward_model`` kwarg into an object with ``edge_probabilities``.
 
