@@ -203,14 +203,23 @@ def test_render_modes(mode):
         assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
 
 
-@pytest.mark.parametrize("env_id, name", [("CausalLinear-v0", "linear"), ("SergioKnockout-v0", "sergio")])
+@pytest.mark.parametrize(
+    "env_id, name",
+    [
+        ("CausalLinear-v0", "exact"),  # exact where the exact posterior is exact
+        ("CausalLinear-OOD-Hetero-v0", "linear"),  # a mechanism it does not model: the trained network
+        ("SergioKnockout-v0", "sergio"),
+    ],
+)
 def test_shipped_reward_model_is_the_default(env_id, name):
     from caasl_gym.reward import available_reward_models
 
-    if name not in available_reward_models():
+    if name not in (*available_reward_models(), "exact"):
         pytest.skip(f"shipped reward model {name!r} not present")
     env = gym.make(env_id, num_nodes=5, n_initial=5, budget=2)
     assert env.unwrapped.config.reward_model == name
+    if name == "exact":  # beyond the exact posterior's reach, the trained network
+        assert gym.make(env_id, num_nodes=13).unwrapped.config.reward_model == "linear"
     _, info = env.reset(seed=0)
     _, reward, *_ = env.step(env.action_space.sample())
     assert np.isfinite(info["score"]) and np.isfinite(reward)

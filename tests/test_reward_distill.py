@@ -92,3 +92,16 @@ def test_stream_mixes_soft_teacher_batches_with_hard_batches(tmp_path) -> None:
 def test_teacher_prior_rejects_sizes_the_exact_posterior_cannot_label() -> None:
     with pytest.raises(ValueError, match="every d"):
         TeacherPrior(d_choices=(20,), d_weights=(1.0,))
+
+
+def test_cli_distils_from_teacher_shards_with_a_warm_start(tmp_path) -> None:
+    from caasl_gym.reward.train import run
+
+    write_shards(tmp_path / "teacher", TEACHER_SEED, range(2), SMALL, progress=False)
+    argv = ["--domain", "linear", "--init", "linear-small", "--scale-channel", "--teacher", str(tmp_path / "teacher")]
+    argv += ["--teacher-shards", "2", "--steps", "6", "--batch-size", "4", "--d-min", "4", "--d-max", "4"]
+    argv += ["--threads", "1", "--no-progress", "--eval-every", "0", "--final-eval-datasets", "4"]
+    meta = run([*argv, "--out", str(tmp_path / "distilled")])
+    assert meta["config"]["scale_channel"] is True and meta["config"]["dim"] == 32  # architecture of the init
+    assert meta["teacher"]["shards"] == 2 and meta["init"]["name"] == "linear-small"
+    assert load_reward_model(tmp_path / "distilled").config.channels == 3

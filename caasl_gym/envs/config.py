@@ -104,6 +104,10 @@ class CausalLinearConfig(DesignConfig):
 
     domain = "linear"  # the data domain (a class attribute, not a kwarg)
 
+    reward_model: Any = "auto"
+    """reward model; ``"auto"`` (default) = ``"exact"`` where the exact posterior is exact (Erdős–Rényi graphs,
+    Gaussian noise, do-interventions, ``num_nodes <= 12``), else the trained ``"linear"`` network"""
+
     weight_mean: float = 0.0
     """mean of the edge weights (0.1 in the mechanism-shift OOD ids)"""
     noise: str = "gaussian"
@@ -120,6 +124,20 @@ class CausalLinearConfig(DesignConfig):
         _choice("intervention", self.intervention, LINEAR_INTERVENTIONS)
         value_scale = _real("value_scale", self.value_scale, positive=True, bound=MAX_VALUE_SCALE)
         object.__setattr__(self, "value_scale", value_scale)
+        if isinstance(self.reward_model, str) and self.reward_model == "auto":
+            object.__setattr__(self, "reward_model", "exact" if self.exact_posterior_is_exact else "linear")
+
+    @property
+    def exact_posterior_is_exact(self) -> bool:
+        """Whether the exact posterior (``reward_model="exact"``) models this prior exactly and is tractable."""
+        from caasl_gym.reward.exact import MAX_EXACT_NODES
+
+        return (
+            self.graph == "erdos_renyi"
+            and self.noise == "gaussian"
+            and self.intervention == "do"
+            and self.num_nodes <= MAX_EXACT_NODES
+        )
 
 
 @dataclass(frozen=True)
