@@ -21,13 +21,15 @@ from caasl_gym.reward.inputs import check_histories, encode_histories
 from caasl_gym.reward.model import EdgePosteriorNet, ModelConfig
 
 SHIPPED_MODELS = ("linear", "linear-small", "sergio")
-"""Names of the reward models shipped as package data (``linear-small``: 8x faster, less accurate)."""
+"""Names of the reward models shipped as package data: ``linear`` (distilled from the exact posterior, with
+the log-std input channel), ``linear-small`` (its scale-blind predecessor and warm start), ``sergio``."""
 EXACT_MODEL = "exact"
 """Name of the exact linear-SCM posterior (:mod:`caasl_gym.reward.exact`): no weights, ``d <= 12``."""
 
 REGENERATE_COMMANDS = {
-    "linear": "python -m caasl_gym.reward.train --domain linear --dim 64 --layers 4 --heads 4 --batch-size 512 "
-    "--seed 2 --steps 4489 --workers 7 --no-progress --out caasl_gym/reward/weights/linear",
+    "linear": "python -m caasl_gym.reward.train --domain linear --init linear-small --scale-channel --teacher "
+    "runs/teacher --teacher-shards 300 --steps 5230 --workers 1 --threads 1 --warmup 100 --eval-every 1000 "
+    "--eval-datasets 128 --final-eval-datasets 256 --seed 4 --no-progress --out caasl_gym/reward/weights/linear",
     "linear-small": "python -m caasl_gym.reward.train --domain linear --dim 32 --layers 2 --heads 2 --batch-size 512 "
     "--seed 1 --steps 6900 --workers 7 --no-progress --out caasl_gym/reward/weights/linear-small",
     "sergio": "python -m caasl_gym.reward.train --domain sergio --dim 32 --layers 2 --heads 2 --batch-size 512 "
