@@ -100,3 +100,15 @@ def test_evaluation_module_registers_the_ids_in_a_fresh_interpreter():
     code = "import caasl_agents.pretrained.export, gymnasium as gym; print(gym.spec('SergioKnockout-v0').id)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "SergioKnockout-v0"
+
+
+def test_export_never_replaces_a_shipped_policy_without_force(run_dir, capsys):
+    from caasl_agents.pretrained import PACKAGE_DIR
+
+    before = (PACKAGE_DIR / "CausalLinear-v0.zip").read_bytes()
+    with pytest.raises(FileExistsError, match="--force"):
+        export(run_dir, out=PACKAGE_DIR, name="CausalLinear-v0", eval_episodes=0)
+    with pytest.raises(SystemExit) as exit_info:
+        export_main([str(run_dir), "--name", "CausalLinear-v0", "--eval-episodes", "0"])
+    assert exit_info.value.code == 2 and "shipped policy" in capsys.readouterr().err
+    assert (PACKAGE_DIR / "CausalLinear-v0.zip").read_bytes() == before

@@ -141,6 +141,7 @@ def export(
     name: str | None = None,
     eval_episodes: int = 100,
     notes: str = "",
+    force: bool = False,
 ) -> dict[str, Any]:
     """Copy a run's policy to ``out`` with its sidecar; returns the sidecar.
 
@@ -151,6 +152,8 @@ def export(
     :param name: file stem (default: the run's env id)
     :param eval_episodes: held-out episodes of the recorded evaluation against Random (0: none)
     :param notes: free text stored in the sidecar (e.g. the training hardware when exported elsewhere)
+    :param force: allow replacing a shipped policy in the package data folder
+    :raises FileExistsError: ``out`` is the package data folder, the policy ``name`` ships already and not ``force``
     """
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file():
@@ -159,6 +162,12 @@ def export(
     name = name or cfg.env.split(":")[-1]
     if "/" in name or not name:
         raise ValueError(f"invalid policy name {name!r}; pass name= (--name) without '/'")
+    shipped = Path(out).resolve() == Path(PACKAGE_DIR).resolve() and (Path(PACKAGE_DIR) / f"{name}.zip").exists()
+    if shipped and not force:
+        raise FileExistsError(
+            f"{name}.zip is a shipped policy in {PACKAGE_DIR}; pass --out DIR to export elsewhere, or --force "
+            "(force=True) to replace it"
+        )
     selection = None
     if checkpoint == "best":
         checkpoint, selection = select_checkpoint(run_dir, eval_episodes or 100)
@@ -226,8 +235,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--name", default=None, help="file stem (default: the run's env id)")
     parser.add_argument("--eval-episodes", type=int, default=100, help="held-out episodes vs Random (0: skip)")
     parser.add_argument("--notes", default="", help="free text stored in the sidecar")
+    parser.add_argument("--force", action="store_true", help="replace a shipped policy in the package data")
     args = parser.parse_args(argv)
-    record = export(args.run_dir, args.checkpoint, args.out, args.name, args.eval_episodes, args.notes)
+    try:
+        record = export(args.run_dir, args.checkpoint, args.out, args.name, args.eval_episodes, args.notes, args.force)
+    except (FileExistsError, FileNotFoundError, ValueError) as err:
+        parser.exit(2, f"export: {err}\n")
     print(json.dumps({k: v for k, v in record.items() if k != "config"}, indent=2, default=float))
     return record
 
