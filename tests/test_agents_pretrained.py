@@ -59,3 +59,14 @@ def test_checksum_mismatch_raises(shipped, tmp_path):
     (tmp_path / "Toy-v0.json").write_text((folder / "Toy-v0.json").read_text())
     with pytest.raises(ValueError, match="does not match its sidecar"):
         load_pretrained("Toy-v0", directory=tmp_path)
+
+
+def test_orphan_zip_and_unloadable_file_get_clear_errors(shipped, tmp_path):
+    folder, _, _ = shipped
+    with pytest.raises(ValueError, match=r"has no Orphan-v0\.json beside it"):
+        load_pretrained("Orphan-v0", directory=folder)
+    (tmp_path / "Bad-v0.zip").write_bytes(b"not a policy archive")
+    digest = hashlib.sha256(b"not a policy archive").hexdigest()
+    (tmp_path / "Bad-v0.json").write_text(json.dumps({"env_id": "Bad-v0", "sha256": digest}))
+    with pytest.raises(ValueError, match="does not load as a caasl REDQ policy"):
+        load_pretrained("Bad-v0", directory=tmp_path)

@@ -51,6 +51,12 @@ def pretrained_info(env_id: str, directory: str | os.PathLike | None = None) -> 
 def _paths(env_id: str, directory: str | os.PathLike | None) -> tuple[Path, Path]:
     folder = _directory(directory)
     model, sidecar = folder / f"{env_id}.zip", folder / f"{env_id}.json"
+    if model.is_file() != sidecar.is_file():
+        present, missing = (model, sidecar) if model.is_file() else (sidecar, model)
+        raise ValueError(
+            f"{present} has no {missing.name} beside it; a pretrained policy is a .zip with its .json sidecar "
+            "(python -m caasl_agents.pretrained.export RUN --out DIR writes both)"
+        )
     if not (model.is_file() and sidecar.is_file()):
         shipped = available_pretrained(folder)
         listed = ", ".join(shipped) if shipped else "none yet"
@@ -79,4 +85,10 @@ def load_pretrained(env_id: str, device: th.device | str = "cpu", directory: str
         actual = hashlib.sha256(model_path.read_bytes()).hexdigest()
         if actual != expected:
             raise ValueError(f"{model_path} does not match its sidecar (sha256 {actual} != {expected})")
-    return REDQ.load(model_path, device=device)
+    try:
+        return REDQ.load(model_path, device=device)
+    except Exception as err:  # a state dict of another architecture, a file that is not an SB3 archive, ...
+        raise ValueError(
+            f"{model_path} does not load as a caasl REDQ policy ({type(err).__name__}: {str(err)[:300]}); "
+            "re-export it from its run with python -m caasl_agents.pretrained.export RUN --out DIR"
+        ) from err
