@@ -142,20 +142,19 @@ def _model_records(domain: str, name: str, model, args: argparse.Namespace) -> l
             continue
         t0 = time.time()
         h = heldout_histories(setting, args.n_datasets, d, n_obs=50, n_int=50, seed=BENCH_SEED)
+        sets = [(h, tuple(ROWS), "")]
+        if env_id == "CausalLinear-v0":  # the design ratio: 10 single-target rows instead of Random ones
+            single = heldout_histories(setting, args.n_datasets, d, n_obs=50, n_int=10, seed=BENCH_SEED,
+                                       design_kind="single")  # fmt: skip
+            sets.append((single, (50, 60), "-single"))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the exact posterior of a mismatched mechanism: noted in the table
-            for rows in ROWS:
-                hh = h.head(rows)
-                probs = model.edge_probabilities(hh.values, hh.intervened)
-                records.append(_row(domain, env_id, d, rows, method, probs, hh.adjacency))
-            if env_id == "CausalLinear-v0":
-                single = heldout_histories(setting, args.n_datasets, d, n_obs=50, n_int=10, seed=BENCH_SEED,
-                                           design_kind="single")  # fmt: skip
-                for rows in (50, 60):
-                    hh = single.head(rows)
+            for hist, row_counts, suffix in sets:
+                for rows in row_counts:
+                    hh = hist.head(rows)
                     probs = model.edge_probabilities(hh.values, hh.intervened)
                     rec = _row(domain, env_id, d, rows, method, probs, hh.adjacency)
-                    rec["history"] += "-single"
+                    rec["history"] += suffix
                     records.append(rec)
         print(f"{method} on {env_id}: {time.time() - t0:.1f} s", flush=True)
     return records

@@ -50,7 +50,7 @@ def test_warm_start_adds_a_zero_scale_channel() -> None:
     src = load_reward_model("linear-small")
     cfg = ModelConfig(dim=src.config.dim, layers=src.config.layers, heads=src.config.heads, scale_channel=True)
     net = EdgePosteriorNet(cfg)
-    warm_start(net, "linear-small")
+    warm_start(net, src)
     x = np.random.default_rng(2).normal(size=(3, 25, 6))
     iv = np.random.default_rng(3).random(x.shape) < 0.2
     np.testing.assert_allclose(RewardModel(net).edge_probabilities(x, iv), src.edge_probabilities(x, iv), atol=1e-6)

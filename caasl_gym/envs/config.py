@@ -130,14 +130,9 @@ class CausalLinearConfig(DesignConfig):
     @property
     def exact_posterior_is_exact(self) -> bool:
         """Whether the exact posterior (``reward_model="exact"``) models this prior exactly and is tractable."""
-        from caasl_gym.reward.exact import MAX_EXACT_NODES
+        from caasl_gym.reward.exact import MAX_EXACT_NODES, approximation_reasons
 
-        return (
-            self.graph == "erdos_renyi"
-            and self.noise == "gaussian"
-            and self.intervention == "do"
-            and self.num_nodes <= MAX_EXACT_NODES
-        )
+        return self.num_nodes <= MAX_EXACT_NODES and not approximation_reasons(self)
 
 
 @dataclass(frozen=True)

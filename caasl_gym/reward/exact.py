@@ -142,13 +142,7 @@ class ExactLinearPosterior:
                 "configuration (use a trained reward model, e.g. 'sergio')"
             )
         check_num_nodes(config.num_nodes)
-        approx = []
-        if config.graph != "erdos_renyi":
-            approx.append(f"graph={config.graph!r} is not order-modular")
-        if config.noise != "gaussian":
-            approx.append(f"noise={config.noise!r} is not Gaussian")
-        if config.intervention != "do":
-            approx.append(f"intervention={config.intervention!r} rows are dropped for their targets")
+        approx = approximation_reasons(config)
         key = (config.graph, config.noise, config.intervention)
         if approx and key not in _WARNED:
             _WARNED.add(key)
@@ -176,8 +170,7 @@ class ExactLinearPosterior:
         Raises:
             ValueError: bad histories (see :func:`~caasl_gym.reward.inputs.check_histories`) or ``d > 12``.
         """
-        x, iv, m = check_histories(values, intervened, mask, domain="linear")
-        check_num_nodes(x.shape[-1])
+        x, iv, m = _checked(values, intervened, mask)
         out = np.empty((x.shape[0], x.shape[-1], x.shape[-1]))
         for s in range(0, x.shape[0], self.chunk):
             sl = slice(s, s + self.chunk)
@@ -204,8 +197,7 @@ class ExactLinearPosterior:
         Returns:
             ``(B, M, d, d)`` bool adjacency samples.
         """
-        x, iv, m = check_histories(values, intervened, mask, domain="linear")
-        check_num_nodes(x.shape[-1])
+        x, iv, m = _checked(values, intervened, mask)
         if int(n_samples) < 1:
             raise ValueError(f"n_samples must be >= 1, got {n_samples}")
         out = []
@@ -220,8 +212,7 @@ class ExactLinearPosterior:
     ) -> np.ndarray:
         """``(B, d, 2^d)`` log of ``(p/(1-p))^|S| * ml_j(S)`` for every node ``j`` and parent mask ``S``
         (``-inf`` where ``j`` is in ``S``). The DP's only input; exposed for tests and diagnostics."""
-        x, iv, m = check_histories(values, intervened, mask, domain="linear")
-        check_num_nodes(x.shape[-1])
+        x, iv, m = _checked(values, intervened, mask)
         return self._log_scores(x, iv, m).cpu().numpy()
 
     # ------------------------------------------------------------------ internals
@@ -310,6 +301,25 @@ class ExactLinearPosterior:
         loglik = -0.5 * (nq * math.log(2 * math.pi) + nq * log_t + logdet + quad)
         # log prior density of t times the Jacobian t of d(log t)
         return loglik + alpha * math.log(rate) - math.lgamma(alpha) - alpha * log_t - rate / t
+
+
+def approximation_reasons(config) -> list[str]:
+    """Why the exact posterior is only approximate for a ``CausalLinearConfig`` (empty: it is exact)."""
+    reasons = []
+    if config.graph != "erdos_renyi":
+        reasons.append(f"graph={config.graph!r} is not order-modular")
+    if config.noise != "gaussian":
+        reasons.append(f"noise={config.noise!r} is not Gaussian")
+    if config.intervention != "do":
+        reasons.append(f"intervention={config.intervention!r} rows are dropped for their targets")
+    return reasons
+
+
+def _checked(values, intervened, mask) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`~caasl_gym.reward.inputs.check_histories` for the linear domain, plus the ``d`` limit."""
+    x, iv, m = check_histories(values, intervened, mask, domain="linear")
+    check_num_nodes(x.shape[-1])
+    return x, iv, m
 
 
 def check_num_nodes(d: int) -> None:

@@ -124,13 +124,11 @@ def main(argv: list[str] | None = None) -> None:
         p.error("--shards and --workers must be >= 1")
     prior = TeacherPrior()
     out = Path(args.out)
-    (out).mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "prior.txt").write_text(f"{asdict(prior)}\nseed {args.seed}\n")
     start = time.time()
     if args.workers == 1:
-        import torch
-
-        torch.set_num_threads(1)
+        _one_thread()
         n = write_shards(out, args.seed, range(args.shards), prior, progress=not args.no_progress)
     else:
         from concurrent.futures import ProcessPoolExecutor

@@ -32,6 +32,7 @@ from caasl_gym.reward.evaluation import HELDOUT_SEED, TRAIN_KEY, heldout_report
 from caasl_gym.reward.inputs import encode_histories
 from caasl_gym.reward.loading import RewardModel, save_weights
 from caasl_gym.reward.model import DOMAINS, EdgePosteriorNet, ModelConfig, edge_bce
+from caasl_gym.reward.teacher import TEACHER_SEED, TeacherPrior, shard_path, write_shards
 
 
 class HistoryStream(IterableDataset):
@@ -73,8 +74,6 @@ class HistoryStream(IterableDataset):
         return {"x": torch.from_numpy(x), "adj": torch.from_numpy(target.astype(np.float32))}
 
     def _teacher_batch(self, index: int) -> dict[str, torch.Tensor]:
-        from caasl_gym.reward.teacher import TEACHER_SEED, TeacherPrior, shard_path, write_shards
-
         path = shard_path(self.teacher, TEACHER_SEED, index)
         if not path.is_file():
             write_shards(self.teacher, TEACHER_SEED, range(index, index + 1), TeacherPrior(), progress=False)
@@ -100,17 +99,12 @@ class HistoryStream(IterableDataset):
             yield self._teacher_batch(int(queue.pop()))
 
 
-def warm_start(net: EdgePosteriorNet, name_or_path: str) -> dict:
-    """Copy the weights of a reward model into ``net`` (same trunk); a new scale channel starts at 0.
+def warm_start(net: EdgePosteriorNet, src: RewardModel) -> dict:
+    """Copy the weights of a loaded reward model into ``net`` (same trunk); a new scale channel starts at 0.
 
     Returns:
         the source model's sidecar.
     """
-    from caasl_gym.reward.loading import load_reward_model
-
-    src = load_reward_model(name_or_path)
-    if not hasattr(src, "net"):
-        raise ValueError(f"--init needs a trained network to copy, and {name_or_path!r} has no weights")
     state = {k: v.clone() for k, v in src.net.state_dict().items()}
     w = state["embed.weight"]  # (dim, C_src)
     if w.shape[1] < net.config.channels:
@@ -235,17 +229,19 @@ def run(argv: list[str] | None = None) -> dict:
     ckpt_path, log_path = Path(f"{out}.ckpt"), Path(f"{out}.log.csv")
 
     arch = dict(dim=args.dim, layers=args.layers, heads=args.heads, ffn_mult=args.ffn_mult)
+    source = None
     if args.init is not None:
         from caasl_gym.reward.loading import load_reward_model
 
-        src = getattr(load_reward_model(args.init), "config", None)
-        if src is None:
+        source = load_reward_model(args.init)
+        if not hasattr(source, "net"):
             raise SystemExit(f"--init {args.init}: not a trained network (use a shipped name such as linear-small)")
+        src = source.config
         arch = dict(dim=src.dim, layers=src.layers, heads=src.heads, ffn_mult=src.ffn_mult)
     config = ModelConfig(domain=args.domain, scale_channel=args.scale_channel, **arch)
     torch.manual_seed(args.seed)
     net = EdgePosteriorNet(config)
-    init_meta = warm_start(net, args.init) if (args.init is not None and not args.resume) else None
+    init_meta = warm_start(net, source) if (source is not None and not args.resume) else None
     if args.init is not None and init_meta is None:  # resumed: the weights come from the checkpoint
         init_meta = {"name": args.init}
     net = net.to(device)
