@@ -45,6 +45,21 @@ OOD_IDS = tuple(i for i in CAUSAL_LINEAR_IDS + SERGIO_KNOCKOUT_IDS if i not in B
 """Zero-shot out-of-distribution variants."""
 ALL_IDS = CAUSAL_LINEAR_IDS + SERGIO_KNOCKOUT_IDS
 """Every registered id, in-distribution first within each domain."""
+_DOMAIN_OF = {**dict.fromkeys(CAUSAL_LINEAR_IDS, "linear"), **dict.fromkeys(SERGIO_KNOCKOUT_IDS, "sergio")}
+_TRAINING_ID = {"linear": "CausalLinear-v0", "sergio": "SergioKnockout-v0"}
+
+
+def domain_of(env_id: str) -> str:
+    """The data domain (``"linear"`` or ``"sergio"``) of a registered id; ``ValueError`` lists the ids."""
+    try:
+        return _DOMAIN_OF[env_id]
+    except KeyError:
+        raise ValueError(f"unknown environment id {env_id!r}; registered ids: {', '.join(ALL_IDS)}") from None
+
+
+def training_id(env_id: str) -> str:
+    """The in-distribution id whose prior trains the policies and reward model used zero-shot on ``env_id``."""
+    return _TRAINING_ID[domain_of(env_id)]
 
 
 def register_envs() -> None:
