@@ -1,19 +1,7 @@
 """Classical baseline for the reward-model benchmark: bootstrapped GIES edge probabilities.
 
-``gies_edge_probabilities`` resamples the rows of one history with replacement ``n_boot`` times, runs
-GIES (Hauser & Bühlmann 2012; the pure-Python ``gies`` package, ``pip install caasl[baselines]``) on every
-resample and returns, for each ordered pair ``(i, j)``, the fraction of resamples whose estimated
-I-essential graph contains ``i -> j``. An undirected edge ``i - j`` of an estimate counts 1/2 for each
-direction (the uniform average over its two orientations), so ``p_ij + p_ji`` is the skeleton frequency.
-
-Score. The package's stock score (``GaussIntL0Pen``) centres every interventional environment
-separately, so an environment with a single row contributes nothing, and our histories consist of 50
-observational rows plus many one-row designs with distinct targets. :class:`PooledInterventionalBIC`
-instead scores node ``j`` by an ordinary least-squares regression of ``x_j`` on ``[1, x_pa(j)]`` over all
-rows in which ``j`` is *not* a target, pooled across environments without per-environment centring (one
-shared intercept): ``s(j, pa) = -n_j/2 (1 + log RSS/n_j) - log(N)/2 (|pa| + 1)``, with ``n_j`` those rows
-and ``N`` all rows. This is the exact Gaussian BIC of a linear SCM under do-interventions. The
-interventional environments GIES needs for its I-essential graphs are the distinct target sets of the rows.
+The method (bootstrapped GIES with the pooled interventional BIC, ``pip install caasl[baselines]``) is
+:func:`caasl_gym.baselines.gies.bootstrap_gies`.
 
 Benchmark (``python -m benchmarks.gies_baseline [--n-datasets 100 --n-boot 30 --workers 2]``): held-out
 ``CausalLinear-v0``-prior datasets from :func:`make_heldout_linear` at d = 10, the edge probabilities at
@@ -34,6 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from caasl_gym import metrics
+from caasl_gym.baselines.gies import bootstrap_gies
 from caasl_gym.simulators.linear import LinearSCMParams, sample_linear_params, simulate_linear
 
 HELDOUT_ENTROPY = 20261128
@@ -44,128 +33,6 @@ BOOTSTRAP_SPAWN_KEY = 3
 """First spawn-key entry of the per-dataset bootstrap generators of the benchmark."""
 ANCHORS = {"h0": 0.48, "h10": 0.64}
 """AUPRC of bootstrapped GIES (30 resamples) measured elsewhere on exactly this prior."""
-
-try:  # optional dependency: the ``baselines`` extra
-    from gies import fit as _gies_fit
-    from gies.scores import DecomposableScore as _ScoreBase
-except ImportError:  # pragma: no cover - exercised only without the extra
-    _gies_fit = None
-    _ScoreBase = object
-
-
-class PooledInterventionalBIC(_ScoreBase):
-    """Uncentred, pooled interventional Gaussian BIC, a plug-in score for ``gies.fit``.
-
-    The local score of node ``j`` with parents ``pa`` regresses ``x_j`` on ``[1, x_pa]`` over the rows in
-    which ``j`` is not intervened on (all environments pooled, one intercept), see the module docstring.
-
-    Args:
-        values: ``(n, d)`` float samples.
-        targets: ``(n, d)`` bool, ``targets[r, j]`` iff variable ``j`` was intervened on in row ``r``.
-        lmbda: penalty per parameter; ``None`` gives BIC, ``log(n) / 2``.
-
-    Attributes:
-        p: number of variables ``d`` (required by ``gies.fit``).
-        interv: the family of intervention targets (distinct target sets of the rows, as sorted lists),
-            used by ``gies`` to compute I-essential graphs.
-    """
-
-    def __init__(self, values: np.ndarray, targets: np.ndarray, lmbda: float | None = None) -> None:
-        n, d = values.shape
-        self._cache: dict = {}
-        self._debug = 0
-        self.p = d
-        self.interv = [list(map(int, np.flatnonzero(t))) for t in np.unique(targets, axis=0)]
-        self.lmbda = 0.5 * np.log(n) if lmbda is None else float(lmbda)
-        z = np.concatenate([np.ones((n, 1)), values], axis=1)  # (n, d + 1), column 0 the intercept
-        keep = ~targets  # (n, d) rows usable for node j
-        self.n_free = keep.sum(axis=0).astype(np.float64)  # (d,)
-        self.scatter = np.einsum("rj,ra,rb->jab", keep.astype(np.float64), z, z)  # (d, d + 1, d + 1)
-
-    def _compute_local_score(self, x: int, pa) -> float:
-        n = self.n_free[x]
-        pa = sorted(int(i) for i in pa)
-        if n == 0:  # x is a target in every row: its mechanism is never observed
-            return -self.lmbda * (len(pa) + 1)
-        m = self.scatter[x]
-        cols = [0, *[i + 1 for i in pa]]
-        s_pp, s_py, s_yy = m[np.ix_(cols, cols)], m[cols, x + 1], m[x + 1, x + 1]
-        coef = np.linalg.lstsq(s_pp, s_py, rcond=None)[0]
-        rss = s_yy - coef @ s_py
-        sigma2 = max(rss / n, 1e-12 * max(s_yy / n, 1e-300))
-        return float(-0.5 * n * (1.0 + np.log(sigma2)) - self.lmbda * (len(pa) + 1))
-
-    def full_score(self, adjacency: np.ndarray) -> float:
-        """Score of a DAG ``(d, d)`` (``adjacency[i, j] != 0`` iff ``i -> j``): the sum of local scores."""
-        return float(sum(self.local_score(j, set(np.flatnonzero(adjacency[:, j]))) for j in range(self.p)))
-
-
-def _check_inputs(values: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    values = np.asarray(values, dtype=np.float64)
-    targets = np.asarray(targets)
-    if values.ndim != 2 or values.shape[0] < 2 or values.shape[1] < 1:
-        raise ValueError(f"values must have shape (n >= 2, d >= 1), got {values.shape}")
-    if targets.shape != values.shape:
-        raise ValueError(f"targets must have the shape of values {values.shape}, got {targets.shape}")
-    if targets.dtype != bool:
-        raise ValueError(f"targets must be a bool array, got dtype {targets.dtype}")
-    if not np.isfinite(values).all():
-        raise ValueError("values must be finite (no NaN or inf)")
-    return values, targets
-
-
-def gies_estimate(values: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """One GIES run with :class:`PooledInterventionalBIC` (phases forward, backward, turning, iterated).
-
-    Args:
-        values: ``(n, d)`` float samples.
-        targets: ``(n, d)`` bool intervention indicators.
-
-    Returns:
-        ``(d, d)`` int adjacency of the estimated I-essential graph: ``i -> j`` iff ``[i, j] = 1`` and
-        ``[j, i] = 0``; an undirected edge has both entries 1.
-    """
-    if _gies_fit is None:  # pragma: no cover
-        raise ImportError("the GIES baseline needs the 'gies' package: pip install 'caasl[baselines]'")
-    values, targets = _check_inputs(values, targets)
-    estimate, _ = _gies_fit(PooledInterventionalBIC(values, targets))
-    return (np.asarray(estimate) != 0).astype(np.int64)
-
-
-def gies_edge_probabilities(
-    rng: np.random.Generator, values: np.ndarray, targets: np.ndarray, n_boot: int = 30
-) -> np.ndarray:
-    """Bootstrapped GIES edge probabilities.
-
-    Each of ``n_boot`` resamples draws ``n`` rows with replacement (``rng.integers(0, n, n)``, in order),
-    and GIES with :class:`PooledInterventionalBIC` estimates an I-essential graph from it. A directed
-    edge ``i -> j`` counts 1 for ``(i, j)``; an undirected edge ``i - j`` counts 1/2 for each direction.
-
-    Args:
-        rng: the only source of randomness (the search itself is deterministic).
-        values: ``(n, d)`` float samples, finite.
-        targets: ``(n, d)`` bool, ``targets[r, j]`` iff variable ``j`` was intervened on in row ``r``.
-        n_boot: number of bootstrap resamples, ``>= 1``.
-
-    Returns:
-        ``(d, d)`` float64 probabilities in ``[0, 1]``, ``[i, j]`` for ``i -> j``, zero diagonal.
-
-    Raises:
-        ValueError: on shape or dtype mismatches, non-finite values, fewer than 2 rows or ``n_boot < 1``.
-    """
-    values, targets = _check_inputs(values, targets)
-    if int(n_boot) != n_boot or n_boot < 1:
-        raise ValueError(f"n_boot must be a positive integer, got {n_boot}")
-    n, d = values.shape
-    total = np.zeros((d, d))
-    for _ in range(int(n_boot)):
-        rows = rng.integers(0, n, n)
-        est = gies_estimate(values[rows], targets[rows])
-        undirected = (est == 1) & (est.T == 1)
-        total += np.where(undirected, 0.5, est.astype(np.float64))
-    probs = total / n_boot
-    np.fill_diagonal(probs, 0.0)
-    return probs
 
 
 class LinearHistory(NamedTuple):
@@ -231,7 +98,7 @@ def _bootstrap_job(args: tuple) -> tuple[int, str, np.ndarray, float]:
         np.random.SeedSequence(entropy, spawn_key=(BOOTSTRAP_SPAWN_KEY, index, 0 if horizon == "h0" else 1))
     )
     t0 = time.perf_counter()
-    probs = gies_edge_probabilities(rng, values, targets, n_boot)
+    probs = bootstrap_gies(rng, values, targets, n_boot)[1]
     return index, horizon, probs, time.perf_counter() - t0
 
 

@@ -5,11 +5,11 @@ import pytest
 
 pytest.importorskip("gies")
 
-from benchmarks.gies_baseline import (
-    PooledInterventionalBIC,
-    gies_edge_probabilities,
-    make_heldout_linear,
-)
+from gies.utils import is_consistent_extension, replace_unprotected
+
+from benchmarks.gies_baseline import make_heldout_linear
+from caasl_gym.baselines.gies import PooledInterventionalBIC, bootstrap_gies, essential_graph_member, gies_estimate
+from caasl_gym.simulators.graphs import erdos_renyi
 
 
 def _chain(rng: np.random.Generator, n: int, do_first: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -25,7 +25,7 @@ def _chain(rng: np.random.Generator, n: int, do_first: int = 0) -> tuple[np.ndar
 
 def test_chain_skeleton_recovered():
     values, targets = _chain(np.random.default_rng(0), 500)
-    p = gies_edge_probabilities(np.random.default_rng(1), values, targets, n_boot=10)
+    p = bootstrap_gies(np.random.default_rng(1), values, targets, n_boot=10)[1]
     skeleton = p + p.T
     assert skeleton[0, 1] > 0.9 and skeleton[1, 2] > 0.9
     assert skeleton[0, 2] < 0.2
@@ -36,7 +36,7 @@ def test_chain_skeleton_recovered():
 
 def test_interventions_orient_edges():
     values, targets = _chain(np.random.default_rng(2), 200, do_first=100)
-    p = gies_edge_probabilities(np.random.default_rng(3), values, targets, n_boot=10)
+    p = bootstrap_gies(np.random.default_rng(3), values, targets, n_boot=10)[1]
     assert p[0, 1] > 0.9 > 0.1 > p[1, 0]
     assert p[1, 2] > 0.9 > 0.1 > p[2, 1]
 
@@ -52,7 +52,7 @@ def test_single_row_interventions_are_used():
     x = rng.standard_normal((m, 6))
     x = np.where(targets, rng.uniform(-2, 2, (m, 6)), x)
     x[:, 0] = 0.9 * x[:, 1] + 0.5 * x[:, 0]
-    p = gies_edge_probabilities(np.random.default_rng(5), x, targets, n_boot=6)
+    p = bootstrap_gies(np.random.default_rng(5), x, targets, n_boot=6)[1]
     assert p[1, 0] > 0.9 > 0.1 > p[0, 1]
     assert (p[2:, 2:] + p[2:, 2:].T)[np.triu_indices(4, 1)].mean() < 0.25  # independent bystanders: few edges
 
@@ -73,26 +73,47 @@ def test_pooled_score_is_ols_bic():
 
 def test_deterministic_given_rng():
     values, targets = _chain(np.random.default_rng(7), 60, do_first=5)
-    a = gies_edge_probabilities(np.random.default_rng(8), values, targets, n_boot=4)
-    b = gies_edge_probabilities(np.random.default_rng(8), values, targets, n_boot=4)
-    np.testing.assert_array_equal(a, b)
+    a = bootstrap_gies(np.random.default_rng(8), values, targets, n_boot=4)
+    b = bootstrap_gies(np.random.default_rng(8), values, targets, n_boot=4)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_particles_are_members_of_the_bootstrapped_classes():
+    values, targets = _chain(np.random.default_rng(10), 300)
+    particles, probs = bootstrap_gies(np.random.default_rng(11), values, targets, n_boot=12)
+    assert particles.shape == (12, 3, 3) and particles.dtype == bool
+    rng = np.random.default_rng(11)  # every resample is drawn before any particle
+    estimates = [gies_estimate(values[r], targets[r]) for r in [rng.integers(0, 300, 300) for _ in range(12)]]
+    np.testing.assert_array_equal(probs, np.mean([np.where(e & e.T, 0.5, e) for e in estimates], axis=0))
+    assert all(is_consistent_extension(p.astype(int), e) for p, e in zip(particles, estimates))
+    assert len(np.unique(particles, axis=0)) > 2  # random members of the classes
+
+
+def test_essential_graph_member_is_a_random_member():
+    rng = np.random.default_rng(12)
+    for dag in erdos_renyi(rng, 10, 6, 1.5):
+        essential = replace_unprotected(dag.astype(int), [[], [int(rng.integers(6))]])
+        members = np.stack([essential_graph_member(rng, essential) for _ in range(20)])
+        assert all(is_consistent_extension(m.astype(int), essential) for m in members)
+        assert len(np.unique(members, axis=0)) > 1 or not (essential & essential.T).any()  # or all directed
 
 
 def test_bad_inputs_raise():
     values, targets = _chain(np.random.default_rng(9), 20)
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match="shape"):
-        gies_edge_probabilities(rng, values, targets[:, :2])
+        bootstrap_gies(rng, values, targets[:, :2])
     with pytest.raises(ValueError, match="shape"):
-        gies_edge_probabilities(rng, values[0], targets[0])
+        bootstrap_gies(rng, values[0], targets[0])
     with pytest.raises(ValueError, match="bool"):
-        gies_edge_probabilities(rng, values, targets.astype(int))
+        bootstrap_gies(rng, values, targets.astype(int))
     bad = values.copy()
     bad[3, 1] = np.nan
     with pytest.raises(ValueError, match="finite"):
-        gies_edge_probabilities(rng, bad, targets)
+        bootstrap_gies(rng, bad, targets)
     with pytest.raises(ValueError, match="n_boot"):
-        gies_edge_probabilities(rng, values, targets, n_boot=0)
+        bootstrap_gies(rng, values, targets, n_boot=0)
 
 
 def test_heldout_datasets_reproducible():
