@@ -20,10 +20,9 @@ import gymnasium as gym
 import pandas as pd
 import torch
 
-import caasl_gym  # noqa: F401  (registers the ids)
 from benchmarks._common import write_results
+from caasl_gym.registration import BASE_IDS, domain_of
 
-DOMAINS = {"CausalLinear-v0": "linear", "SergioKnockout-v0": "sergio"}
 
 
 def _cores(env, mode: str) -> list:
@@ -92,7 +91,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--modes", nargs="+", default=["single", "sync", "native"])
-    parser.add_argument("--env-ids", nargs="+", default=list(DOMAINS))
+    parser.add_argument("--env-ids", nargs="+", default=list(BASE_IDS))
     parser.add_argument("--min-seconds", type=float, default=3.0)
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (0 = torch's default; see the module docstring)"
@@ -110,7 +109,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     for env_id in args.env_ids:
         for copies in args.copies:
             for mode in args.modes:
-                row = _run(env_id, copies, mode, models[DOMAINS[env_id]], args.min_seconds, args.seed)
+                row = _run(env_id, copies, mode, models[domain_of(env_id)], args.min_seconds, args.seed)
                 rows.append(row)
                 print(
                     f"{env_id:20s} copies={copies:3d} {mode:7s} {row['env_steps_per_s']:9.1f} steps/s "

@@ -32,39 +32,18 @@ import pandas as pd
 
 from benchmarks._common import RESULTS_DIR, write_results
 from caasl_gym.reward import load_reward_model
-from caasl_gym.reward.data import LinearSetting, SergioSetting
+from caasl_gym.registration import ENTRIES, config_for
+from caasl_gym.reward.exact import approximation_reasons
 from caasl_gym.reward.evaluation import graph_metrics, heldout_histories
 
 BENCH_SEED = 4_000_001
 """Entropy of the benchmark's held-out datasets (held-out family, disjoint from training)."""
 
-SF = "scale_free"
-ENV_PRIORS = {
-    "linear": {
-        "CausalLinear-v0": (LinearSetting(), 10),
-        "CausalLinear-OOD-Graph-v0": (LinearSetting(graph=SF), 10),
-        "CausalLinear-OOD-GraphMech-v0": (LinearSetting(graph=SF, weight_mean=0.1), 10),
-        "CausalLinear-OOD-GraphMechNoise-v0": (LinearSetting(graph=SF, weight_mean=0.1, noise="gumbel"), 10),
-        "CausalLinear-OOD-Hetero-v0": (LinearSetting(noise="heteroskedastic"), 10),
-        "CausalLinear-OOD-Shift-v0": (LinearSetting(intervention="shift"), 10),
-        "CausalLinear-OOD-D20-v0": (LinearSetting(), 20),
-        "CausalLinear-OOD-D30-v0": (LinearSetting(), 30),
-    },
-    "sergio": {
-        "SergioKnockout-v0": (SergioSetting(), 10),
-        "SergioKnockout-OOD-Graph-v0": (SergioSetting(graph=SF), 10),
-        "SergioKnockout-OOD-DropSeq-v0": (SergioSetting(technical_noise="drop-seq"), 10),
-        "SergioKnockout-OOD-Knockdown-v0": (SergioSetting(intervention="knockdown"), 10),
-        "SergioKnockout-OOD-NoisyIntervention-v0": (SergioSetting(flip_prob=0.1), 10),
-        "SergioKnockout-OOD-D20-v0": (SergioSetting(), 20),
-        "SergioKnockout-OOD-D30-v0": (SergioSetting(), 30),
-    },
-}
-"""Registered id -> (simulator setting, d) of its prior."""
+ENV_PRIORS = {e.name: {env_id: config_for(env_id) for env_id in e.ids} for e in ENTRIES}
+"""Domain -> registered id -> the config of its prior (``num_nodes`` is its ``d``)."""
 
 ROWS = {50: "h0", 60: "h10", 100: "h50"}
-APPROXIMATE = {"CausalLinear-OOD-Graph-v0", "CausalLinear-OOD-GraphMech-v0", "CausalLinear-OOD-GraphMechNoise-v0",
-               "CausalLinear-OOD-Hetero-v0", "CausalLinear-OOD-Shift-v0"}  # fmt: skip
+APPROXIMATE = {env_id for env_id, config in ENV_PRIORS["linear"].items() if approximation_reasons(config)}
 """Linear ids whose mechanism the exact posterior does not model (its rows there are approximate)."""
 
 
@@ -137,7 +116,8 @@ def _model_records(domain: str, name: str, model, args: argparse.Namespace) -> l
 
     method = "exact (Bayes limit)" if name == "exact" else name
     records = []
-    for env_id, (setting, d) in ENV_PRIORS[domain].items():
+    for env_id, setting in ENV_PRIORS[domain].items():
+        d = setting.num_nodes
         if (args.ids and env_id not in args.ids) or (name == "exact" and d > MAX_EXACT_NODES):
             continue
         t0 = time.time()

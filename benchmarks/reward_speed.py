@@ -25,7 +25,8 @@ import torch
 
 from benchmarks._common import write_results
 from caasl_gym.reward import EdgePosteriorNet, ModelConfig, RewardModel, load_reward_model
-from caasl_gym.reward.data import LinearSetting, simulate_histories
+from caasl_gym.envs.linear import CausalLinearConfig
+from caasl_gym.reward.data import simulate_histories
 
 SIZES = [(32, 2, 2), (32, 2, 1), (48, 3, 3), (64, 4, 4)]
 """(dim, layers, heads) timed with random weights (speed does not depend on the weights)."""
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     args = p.parse_args(argv)
 
     rng = np.random.default_rng(0)
-    h = simulate_histories(rng, LinearSetting(), args.num_envs, 10, 50, 10)
+    h = simulate_histories(rng, CausalLinearConfig(), args.num_envs, 10, 50, 10)
     mask = np.ones(h.values.shape[:2], dtype=bool)
     mask[:, 50:] = False
 

@@ -9,7 +9,7 @@ from env_helpers import install_test_models, small_kwargs, tiny_reward_model
 from gymnasium.vector import AutoresetMode
 
 import caasl_gym
-from caasl_gym.envs.domains import concat_params
+from caasl_gym.envs.domain import concat_params
 from caasl_gym.simulators.sergio import sample_sergio_params, simulate_sergio
 
 ALL_IDS = list(caasl_gym.ALL_IDS)
@@ -114,7 +114,7 @@ def test_one_reward_call_and_one_simulation_per_step(monkeypatch):
             calls.append(values.shape)
             return model.edge_probabilities(values, intervened, mask)
 
-    import caasl_gym.envs.domains as domains
+    import caasl_gym.envs.linear as domains
 
     propagate_calls = []
     real = domains.propagate

@@ -7,8 +7,8 @@ import pytest
 from env_helpers import install_test_models, small_kwargs
 
 import caasl_gym
-from caasl_gym.envs.config import CausalLinearConfig, SergioKnockoutConfig, config_kwargs
-from caasl_gym.registration import CAUSAL_LINEAR_CONFIGS, SERGIO_KNOCKOUT_CONFIGS, register_envs
+from caasl_gym.envs.config import config_kwargs
+from caasl_gym.registration import ENTRIES, config_for, domain_of, register_envs, training_id
 
 SPEC_IDS = [
     "CausalLinear-v0",
@@ -39,8 +39,8 @@ def test_every_spec_id_is_registered_once():
     assert set(caasl_gym.BASE_IDS) | set(caasl_gym.OOD_IDS) == set(SPEC_IDS)
     for env_id in SPEC_IDS:
         spec = gym.spec(env_id)
-        assert spec.entry_point.startswith("caasl_gym.envs.")
-        assert spec.vector_entry_point.startswith("caasl_gym.envs.vector:")
+        module = f"caasl_gym.envs.{domain_of(env_id)}:"
+        assert spec.entry_point.startswith(module) and spec.vector_entry_point.startswith(module)
         assert spec.max_episode_steps is None  # episodes terminate by themselves
 
 
@@ -51,14 +51,23 @@ def test_register_envs_is_idempotent():
     assert all(gym.spec(k) is before[k] for k in SPEC_IDS)
 
 
-@pytest.mark.parametrize(
-    "table, config_class",
-    [(CAUSAL_LINEAR_CONFIGS, CausalLinearConfig), (SERGIO_KNOCKOUT_CONFIGS, SergioKnockoutConfig)],
-)
-def test_overrides_are_valid_constructor_kwargs(table, config_class):
-    for overrides in table.values():
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.name)
+def test_overrides_are_valid_constructor_kwargs(entry):
+    config_class = entry.domain.config_class
+    for overrides in entry.ids.values():
         assert set(overrides) <= set(config_kwargs(config_class))
         config_class(**overrides)  # valid values
+
+
+@pytest.mark.parametrize("env_id", SPEC_IDS)
+def test_lookups_agree_with_the_env(env_id):
+    env = gym.make(env_id, **small_kwargs(env_id))
+    assert env.unwrapped.config.domain == domain_of(env_id)
+    assert training_id(env_id) in caasl_gym.BASE_IDS and domain_of(training_id(env_id)) == domain_of(env_id)
+    expected = {**gym.spec(env_id).kwargs, **small_kwargs(env_id)}
+    assert config_for(env_id, **small_kwargs(env_id)) == type(env.unwrapped.config)(**expected)
+    with pytest.raises(ValueError, match="registered ids: CausalLinear-v0"):
+        domain_of("CausalLinear-v9")
 
 
 def test_module_prefixed_id_imports_the_package():

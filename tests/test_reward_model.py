@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from caasl_gym.reward.data import LinearSetting, SergioSetting, simulate_histories
+from caasl_gym.envs import CausalLinearConfig, SergioKnockoutConfig
+from caasl_gym.reward.data import simulate_histories
 from caasl_gym.reward.loading import RewardModel
 from caasl_gym.reward.model import EdgePosteriorNet, ModelConfig, edge_bce, mask_diagonal
 
@@ -21,7 +22,7 @@ def _model(domain: str = "linear", seed: int = 0) -> RewardModel:
 
 
 def _histories(seed: int = 0, batch: int = 3, d: int = 6, n_obs: int = 20, n_int: int = 5):
-    return simulate_histories(np.random.default_rng(seed), LinearSetting(), batch, d, n_obs, n_int)
+    return simulate_histories(np.random.default_rng(seed), CausalLinearConfig(), batch, d, n_obs, n_int)
 
 
 def test_shape_range_and_zero_diagonal():
@@ -68,7 +69,7 @@ def test_padding_rows_never_change_output(domain):
     if domain == "linear":
         h = _histories()
     else:
-        h = simulate_histories(rng, SergioSetting(), 3, 6, 20, 3)
+        h = simulate_histories(rng, SergioKnockoutConfig(), 3, 6, 20, 3)
     model = _model(domain)
     p = model.edge_probabilities(h.values, h.intervened)
     # interleave padding rows holding garbage (and a NaN) at different places per history

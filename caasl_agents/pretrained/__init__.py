@@ -24,6 +24,8 @@ from typing import Any
 
 import torch as th
 
+import caasl_gym
+from caasl_gym.registration import training_id
 from caasl_agents.redq import REDQ
 
 PACKAGE_DIR = Path(str(resources.files(__name__)))
@@ -61,8 +63,8 @@ def _paths(env_id: str, directory: str | os.PathLike | None) -> tuple[Path, Path
         shipped = available_pretrained(folder)
         listed = ", ".join(shipped) if shipped else "none yet"
         msg = f"no pretrained policy for {env_id!r}; ids with one: {listed}"
-        if "-OOD-" in env_id:
-            base = env_id.split("-OOD-")[0] + "-v0"
+        base = training_id(env_id) if env_id in caasl_gym.ALL_IDS else env_id
+        if base != env_id:
             msg += f". Out-of-distribution ids reuse their training prior's policy: load_pretrained({base!r})"
         raise ValueError(msg)
     return model, sidecar

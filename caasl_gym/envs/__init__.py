@@ -1,10 +1,11 @@
-"""Gymnasium environments: thin env classes over one batched core (see :mod:`caasl_gym.envs.core`)."""
+"""Gymnasium environments: one module per domain over one batched core (see :mod:`caasl_gym.envs.core`)."""
 
 from caasl_gym.envs.base import CausalDesignEnv
-from caasl_gym.envs.causal_linear import CausalLinearEnv
-from caasl_gym.envs.config import CausalLinearConfig, DesignConfig, SergioKnockoutConfig
-from caasl_gym.envs.sergio_knockout import SergioKnockoutEnv
-from caasl_gym.envs.vector import CausalDesignVectorEnv, CausalLinearVectorEnv, SergioKnockoutVectorEnv
+from caasl_gym.envs.config import DesignConfig
+from caasl_gym.envs.domain import Domain, DomainEntry
+from caasl_gym.envs.linear import CausalLinearConfig, CausalLinearEnv, CausalLinearVectorEnv
+from caasl_gym.envs.sergio import SergioKnockoutConfig, SergioKnockoutEnv, SergioKnockoutVectorEnv
+from caasl_gym.envs.vector import CausalDesignVectorEnv
 
 __all__ = [
     "CausalDesignEnv",
@@ -13,6 +14,8 @@ __all__ = [
     "CausalLinearEnv",
     "CausalLinearVectorEnv",
     "DesignConfig",
+    "Domain",
+    "DomainEntry",
     "SergioKnockoutConfig",
     "SergioKnockoutEnv",
     "SergioKnockoutVectorEnv",

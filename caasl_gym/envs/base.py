@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from caasl_gym.envs.config import DesignConfig, build_config
+from caasl_gym.envs.config import build_config
+from caasl_gym.envs.domain import Domain
 from caasl_gym.envs.core import DesignCore, action_space, as_action_array, observation_space
 from caasl_gym.rendering import RENDER_MODES, render_ansi, render_rgb_array
 
@@ -22,16 +23,15 @@ def check_render_mode(render_mode: str | None) -> str | None:
 class CausalDesignEnv(gym.Env):
     """Base class: one episode of sequential experimental design for causal discovery.
 
-    Subclasses set :attr:`config_class` and :attr:`domain_class`; see
-    :class:`~caasl_gym.envs.causal_linear.CausalLinearEnv` for the full description.
+    Subclasses set :attr:`domain_class` (a :class:`~caasl_gym.envs.domain.Domain`); see
+    :class:`~caasl_gym.envs.linear.CausalLinearEnv` for the full description.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": 4}
-    config_class: ClassVar[type[DesignConfig]] = DesignConfig
-    domain_class: ClassVar[type] = object
+    domain_class: ClassVar[type[Domain]]
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:
-        self.config = build_config(self.config_class, kwargs, type(self).__name__)
+        self.config = build_config(self.domain_class.config_class, kwargs, type(self).__name__)
         self.render_mode = check_render_mode(render_mode)
         self._core = DesignCore(self.config, self.domain_class(self.config), batch=1)
         self.observation_space = observation_space(

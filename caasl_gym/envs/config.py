@@ -11,18 +11,15 @@ import math
 import numbers
 import os
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
 from caasl_gym.simulators.graphs import GRAPH_PRIORS
-from caasl_gym.simulators.linear import LINEAR_INTERVENTIONS, LINEAR_NOISES
-from caasl_gym.simulators.sergio import SERGIO_INTERVENTIONS
-from caasl_gym.simulators.technical_noise import TECHNICAL_NOISE_PRESETS
 
 REWARDS = ("expected_correct", "log_likelihood")
 """Score functions ``S(h)`` accepted by the ``reward`` kwarg (see :mod:`caasl_gym.envs.scoring`)."""
 
 
-def _integer(name: str, value: Any, minimum: int) -> int:
+def check_integer(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name} must be an integer, got {value!r}")
     if int(value) < minimum:
@@ -30,7 +27,7 @@ def _integer(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
-def _real(name: str, value: Any, *, positive: bool = False, unit: bool = False, bound: float | None = None) -> float:
+def check_real(name: str, value: Any, *, positive: bool = False, unit: bool = False, bound: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     if positive and not value > 0:
@@ -43,13 +40,7 @@ def _real(name: str, value: Any, *, positive: bool = False, unit: bool = False, 
     return float(value)
 
 
-MAX_WEIGHT_MEAN = 1.0
-"""Largest ``|weight_mean|``: beyond it values grow like ``(weight_mean * parents)^depth`` past any bound."""
-MAX_VALUE_SCALE = 1e3
-"""Largest ``value_scale`` (intervention values beyond it overflow the observation bounds)."""
-
-
-def _choice(name: str, value: Any, valid: tuple[str, ...]) -> str:
+def check_choice(name: str, value: Any, valid: tuple[str, ...]) -> str:
     if value not in valid:
         raise ValueError(f"unknown {name} {value!r}; valid choices: {', '.join(valid)}")
     return value
@@ -57,7 +48,10 @@ def _choice(name: str, value: Any, valid: tuple[str, ...]) -> str:
 
 @dataclass(frozen=True)
 class DesignConfig:
-    """Kwargs shared by every design environment."""
+    """Kwargs shared by every design environment; each domain subclasses it with its own kwargs."""
+
+    domain: ClassVar[str] = ""
+    """the data domain's name (``"linear"``, ``"sergio"``); reward models are checked against it"""
 
     num_nodes: int = 10
     """number of variables ``d`` (>= 2)"""
@@ -78,13 +72,13 @@ class DesignConfig:
 
     def __post_init__(self) -> None:
         for name, minimum in [("num_nodes", 2), ("n_initial", 1), ("budget", 1), ("samples_per_step", 1)]:
-            object.__setattr__(self, name, _integer(name, getattr(self, name), minimum))
-        _choice("graph prior", self.graph, GRAPH_PRIORS)
-        epn = _real("edges_per_node", self.edges_per_node, positive=True)
+            object.__setattr__(self, name, check_integer(name, getattr(self, name), minimum))
+        check_choice("graph prior", self.graph, GRAPH_PRIORS)
+        epn = check_real("edges_per_node", self.edges_per_node, positive=True)
         if self.graph == "scale_free" and round(epn) < 1:
             raise ValueError(f"edges_per_node must round to >= 1 for scale-free graphs, got {epn}")
         object.__setattr__(self, "edges_per_node", epn)
-        _choice("reward", self.reward, REWARDS)
+        check_choice("reward", self.reward, REWARDS)
         model = self.reward_model
         if not (isinstance(model, str | os.PathLike) or callable(getattr(model, "edge_probabilities", None))):
             raise ValueError(
@@ -96,64 +90,6 @@ class DesignConfig:
     def num_rows(self) -> int:
         """History length ``N = n0 + T * k``."""
         return self.n_initial + self.budget * self.samples_per_step
-
-
-@dataclass(frozen=True)
-class CausalLinearConfig(DesignConfig):
-    """Kwargs of ``CausalLinear-*`` environments."""
-
-    domain = "linear"  # the data domain (a class attribute, not a kwarg)
-
-    reward_model: Any = "auto"
-    """reward model; ``"auto"`` (default) = ``"exact"`` where the exact posterior is exact (Erdős–Rényi graphs,
-    Gaussian noise, do-interventions, ``num_nodes <= 12``), else the trained ``"linear"`` network"""
-
-    weight_mean: float = 0.0
-    """mean of the edge weights (0.1 in the mechanism-shift OOD ids)"""
-    noise: str = "gaussian"
-    """exogenous noise, one of ``LINEAR_NOISES``"""
-    intervention: str = "do"
-    """``"do"`` clamps a target to its value, ``"shift"`` adds the value to its mechanism"""
-    value_scale: float = 1.0
-    """intervention value of target ``i`` is ``value_scale * action[i, 1]`` (> 0)"""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "weight_mean", _real("weight_mean", self.weight_mean, bound=MAX_WEIGHT_MEAN))
-        _choice("noise", self.noise, LINEAR_NOISES)
-        _choice("intervention", self.intervention, LINEAR_INTERVENTIONS)
-        value_scale = _real("value_scale", self.value_scale, positive=True, bound=MAX_VALUE_SCALE)
-        object.__setattr__(self, "value_scale", value_scale)
-        if isinstance(self.reward_model, str) and self.reward_model == "auto":
-            object.__setattr__(self, "reward_model", "exact" if self.exact_posterior_is_exact else "linear")
-
-    @property
-    def exact_posterior_is_exact(self) -> bool:
-        """Whether the exact posterior (``reward_model="exact"``) models this prior exactly and is tractable."""
-        from caasl_gym.reward.exact import MAX_EXACT_NODES, approximation_reasons
-
-        return self.num_nodes <= MAX_EXACT_NODES and not approximation_reasons(self)
-
-
-@dataclass(frozen=True)
-class SergioKnockoutConfig(DesignConfig):
-    """Kwargs of ``SergioKnockout-*`` environments."""
-
-    domain = "sergio"  # the data domain (a class attribute, not a kwarg)
-
-    reward_model: Any = "sergio"
-    intervention: str = "knockout"
-    """``"knockout"`` (production 0) or ``"knockdown"`` (production halved)"""
-    flip_prob: float = 0.0
-    """probability that each intended design bit is flipped before simulating (noisy interventions)"""
-    technical_noise: str = "10x-chromium-mini"
-    """technical-noise preset, a key of ``TECHNICAL_NOISE_PRESETS``"""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _choice("intervention", self.intervention, SERGIO_INTERVENTIONS)
-        object.__setattr__(self, "flip_prob", _real("flip_prob", self.flip_prob, unit=True))
-        _choice("technical noise preset", self.technical_noise, tuple(TECHNICAL_NOISE_PRESETS))
 
 
 def config_kwargs(config_class: type[DesignConfig]) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ import numpy as np
 from gymnasium import spaces
 
 from caasl_gym.envs.config import DesignConfig
-from caasl_gym.envs.domains import concat_params
+from caasl_gym.envs.domain import Domain, concat_params
 from caasl_gym.envs.scoring import resolve_reward_model, score
 
 
@@ -55,11 +55,11 @@ class DesignCore:
 
     Args:
         config: the validated configuration.
-        domain: a domain object (:class:`~caasl_gym.envs.domains.LinearDomain` or ``SergioDomain``).
+        domain: the simulator side (a :class:`~caasl_gym.envs.domain.Domain` built from ``config``).
         batch: number of copies ``B``.
     """
 
-    def __init__(self, config: DesignConfig, domain: Any, batch: int) -> None:
+    def __init__(self, config: DesignConfig, domain: Domain, batch: int) -> None:
         self.config = config
         self.domain = domain
         self.batch = int(batch)
@@ -144,16 +144,14 @@ class DesignCore:
 
         Returns:
             ``design`` ``(B, d)`` bool (target iff column 0 > 0) and ``values`` ``(B, d)`` float64
-            (``value_scale * column 1``; zeros for domains without values).
+            (the domain's :meth:`~caasl_gym.envs.domain.Domain.intervention_values` of column 1).
 
         Raises:
             ValueError: wrong shape or non-finite entries.
         """
         a = as_action_array(actions, (self.batch, self.config.num_nodes, 2))
         a = np.clip(a, -1.0, 1.0)
-        design = a[..., 0] > 0
-        scale = getattr(self.config, "value_scale", 0.0) if self.domain.uses_values else 0.0
-        return design, scale * a[..., 1]
+        return a[..., 0] > 0, self.domain.intervention_values(a[..., 1])
 
     # ------------------------------------------------------------------ internals
     def _append(self, rows: np.ndarray, design: np.ndarray) -> None:

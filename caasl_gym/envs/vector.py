@@ -25,14 +25,16 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from caasl_gym.envs.base import check_render_mode
-from caasl_gym.envs.config import CausalLinearConfig, DesignConfig, SergioKnockoutConfig, build_config
+from caasl_gym.envs.config import build_config
 from caasl_gym.envs.core import DesignCore, action_space, as_action_array, observation_space
-from caasl_gym.envs.domains import LinearDomain, SergioDomain
+from caasl_gym.envs.domain import Domain
 from caasl_gym.rendering import RENDER_MODES, render_ansi, render_rgb_array
 
 
 class CausalDesignVectorEnv(VectorEnv):
     """``num_envs`` lockstep copies of a design environment (see the module docstring).
+
+    Subclasses set :attr:`domain_class` (a :class:`~caasl_gym.envs.domain.Domain`).
 
     Args:
         num_envs: number of copies ``B``.
@@ -46,8 +48,7 @@ class CausalDesignVectorEnv(VectorEnv):
         "render_fps": 4,
         "autoreset_mode": AutoresetMode.NEXT_STEP,
     }
-    config_class: ClassVar[type[DesignConfig]] = DesignConfig
-    domain_class: ClassVar[type] = object
+    domain_class: ClassVar[type[Domain]]
 
     def __init__(
         self,
@@ -65,9 +66,8 @@ class CausalDesignVectorEnv(VectorEnv):
         ):
             raise ValueError(f"max_episode_steps must be None or an integer >= 1, got {max_episode_steps!r}")
         owner = type(self).__name__
-        self.config = build_config(
-            self.config_class, kwargs, owner, extra=("render_mode", "num_envs", "max_episode_steps")
-        )
+        extra = ("render_mode", "num_envs", "max_episode_steps")
+        self.config = build_config(self.domain_class.config_class, kwargs, owner, extra=extra)
         self.num_envs = int(num_envs)
         self.max_episode_steps = max_episode_steps
         self.render_mode = check_render_mode(render_mode)
@@ -168,16 +168,3 @@ class CausalDesignVectorEnv(VectorEnv):
     def _info(self) -> dict[str, Any]:
         return {"score": self._core.score.copy(), "_score": np.ones(self.num_envs, dtype=bool)}
 
-
-class CausalLinearVectorEnv(CausalDesignVectorEnv):
-    """Native vector version of :class:`~caasl_gym.envs.causal_linear.CausalLinearEnv`."""
-
-    config_class: ClassVar[type[DesignConfig]] = CausalLinearConfig
-    domain_class: ClassVar[type] = LinearDomain
-
-
-class SergioKnockoutVectorEnv(CausalDesignVectorEnv):
-    """Native vector version of :class:`~caasl_gym.envs.sergio_knockout.SergioKnockoutEnv`."""
-
-    config_class: ClassVar[type[DesignConfig]] = SergioKnockoutConfig
-    domain_class: ClassVar[type] = SergioDomain

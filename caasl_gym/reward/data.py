@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from caasl_gym.reward.model import DOMAINS
+from caasl_gym.envs.config import DesignConfig
+from caasl_gym.registration import DOMAINS, config_for
 
 DESIGN_KINDS = ("mixed", "random", "single")
 """How interventional rows choose targets: ``random`` = every variable w.p. 0.5 (the environments'
@@ -21,42 +22,11 @@ Random policy), ``single`` = one uniformly chosen variable, ``mixed`` = per row 
 every variable with a per-row probability ``U(0, 1)`` (the training mix)."""
 
 
-@dataclass(frozen=True)
-class LinearSetting:
-    """One configuration of the linear-SCM simulator (see :mod:`caasl_gym.simulators.linear`)."""
-
-    graph: str = "erdos_renyi"
-    edges_per_node: float = 3.0
-    weight_mean: float = 0.0
-    noise: str = "gaussian"
-    intervention: str = "do"
-    value_scale: float = 1.0
-
-    domain = "linear"
-
-
-@dataclass(frozen=True)
-class SergioSetting:
-    """One configuration of the SERGIO simulator (see :mod:`caasl_gym.simulators.sergio`)."""
-
-    graph: str = "erdos_renyi"
-    edges_per_node: float = 3.0
-    intervention: str = "knockout"
-    flip_prob: float = 0.0
-    technical_noise: str = "10x-chromium-mini"
-
-    domain = "sergio"
-
-
-Setting = LinearSetting | SergioSetting
-
-
-def default_setting(domain: str) -> Setting:
-    """The training prior of the domain's in-distribution environment (``CausalLinear-v0`` /
-    ``SergioKnockout-v0``)."""
+def default_setting(domain: str) -> DesignConfig:
+    """The config of the domain's in-distribution id (``CausalLinear-v0`` / ``SergioKnockout-v0``)."""
     if domain not in DOMAINS:
         raise ValueError(f"unknown domain {domain!r}; valid choices: {', '.join(DOMAINS)}")
-    return LinearSetting() if domain == "linear" else SergioSetting()
+    return config_for(DOMAINS[domain].training_id)
 
 
 @dataclass
@@ -111,7 +81,7 @@ def sample_designs(rng: np.random.Generator, batch: int, rows: int, d: int, kind
 
 def simulate_histories(
     rng: np.random.Generator,
-    setting: Setting,
+    setting: DesignConfig,
     batch: int,
     d: int,
     n_obs: int,
@@ -124,14 +94,15 @@ def simulate_histories(
 
     Args:
         rng: the only source of randomness.
-        setting: the simulator configuration.
+        setting: the env config whose prior is simulated (its ``num_nodes`` and episode fields are
+            ignored: ``d`` and the row counts are given here).
         batch: number of models ``B``.
         d: number of variables.
         n_obs: observational rows (``>= 1``).
         n_int: interventional rows, one design per row (``>= 0``).
         design_kind: how the designs are drawn (:data:`DESIGN_KINDS`).
-        value_scale: linear only: ``(B,)`` or scalar scale of the ``U(-1, 1)`` intervention values;
-            None = ``setting.value_scale``.
+        value_scale: domains with intervention values (linear): ``(B,)`` or scalar scale of the
+            ``U(-1, 1)`` values; None = ``setting.value_scale``.
 
     Returns:
         :class:`Histories` with ``n = n_obs + n_int`` rows and no padding.
@@ -139,43 +110,8 @@ def simulate_histories(
     if n_obs < 1 or n_int < 0:
         raise ValueError(f"need n_obs >= 1 and n_int >= 0, got {n_obs} and {n_int}")
     designs = sample_designs(rng, batch, n_int, d, design_kind)
-    if isinstance(setting, LinearSetting):
-        from caasl_gym.simulators.linear import sample_linear_params, simulate_linear
-
-        params = sample_linear_params(
-            rng,
-            batch,
-            d,
-            graph=setting.graph,
-            edges_per_node=setting.edges_per_node,
-            weight_mean=setting.weight_mean,
-            noise=setting.noise,
-        )
-        targets = np.zeros((batch, n_obs + n_int, d), dtype=bool)
-        targets[:, n_obs:] = designs
-        scale = setting.value_scale if value_scale is None else value_scale
-        scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), (batch,))
-        values = rng.uniform(-1.0, 1.0, size=targets.shape) * scale[:, None, None]
-        x = simulate_linear(rng, params, targets, values, intervention=setting.intervention)
-        return Histories(x, targets, params.adjacency)
-    if isinstance(setting, SergioSetting):
-        from caasl_gym.simulators.sergio import sample_sergio_params, simulate_sergio
-
-        params = sample_sergio_params(rng, batch, d, graph=setting.graph, edges_per_node=setting.edges_per_node)
-        kwargs = dict(
-            intervention=setting.intervention,
-            flip_prob=setting.flip_prob,
-            technical_noise=setting.technical_noise,
-        )
-        blocks = [simulate_sergio(rng, params, np.zeros((batch, d), dtype=bool), n_obs, **kwargs)]
-        blocks += [simulate_sergio(rng, params, designs[:, t], 1, **kwargs) for t in range(n_int)]
-        targets = np.concatenate([np.zeros((batch, n_obs, d), dtype=bool), designs], axis=1)
-        return Histories(np.concatenate(blocks, axis=1), targets, params.adjacency)
-    raise TypeError(f"setting must be a LinearSetting or SergioSetting, got {type(setting).__name__}")
-
-
-def _choice(rng: np.random.Generator, options: tuple, probs: tuple[float, ...]):
-    return options[int(rng.choice(len(options), p=probs))]
+    domain = DOMAINS[setting.domain].domain
+    return Histories(*domain.simulate(rng, setting, batch, d, n_obs, designs, value_scale))
 
 
 @dataclass(frozen=True)
@@ -193,7 +129,8 @@ class TrainingPrior:
         n_obs_range: inclusive range of the observational rows.
         n_int_max: interventional rows are ``U{1..n_int_max}``, or 0 with probability ``p_obs_only``;
             None = 50 for linear, 20 for SERGIO (each SERGIO row is one simulator run, so rows are costly).
-        groups: independent simulator settings per batch (at most).
+        groups: independent simulator settings per batch (at most), each drawn by the domain's
+            ``sample_training_config`` (a broad prior that covers every registered id).
     """
 
     domain: str = "linear"
@@ -218,23 +155,6 @@ class TrainingPrior:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def sample_setting(self, rng: np.random.Generator) -> Setting:
-        """A simulator setting from the broad training prior of the domain (covers every registered id)."""
-        graph = _choice(rng, ("erdos_renyi", "scale_free"), (0.5, 0.5))
-        if self.domain == "linear":
-            return LinearSetting(
-                graph=graph,
-                weight_mean=_choice(rng, (0.0, 0.1), (0.6, 0.4)),
-                noise=_choice(rng, ("gaussian", "gumbel", "heteroskedastic"), (0.5, 0.25, 0.25)),
-                intervention=_choice(rng, ("do", "shift"), (0.6, 0.4)),
-            )
-        return SergioSetting(
-            graph=graph,
-            intervention=_choice(rng, ("knockout", "knockdown"), (0.6, 0.4)),
-            flip_prob=_choice(rng, (0.0, 0.1), (0.7, 0.3)),
-            technical_noise=_choice(rng, ("10x-chromium-mini", "drop-seq"), (0.6, 0.4)),
-        )
-
     def sample_batch(self, rng: np.random.Generator) -> Histories:
         """One training batch (one ``d``, one ``n``, no padding)."""
         if self.d_min <= self.d_focus <= self.d_max and rng.random() < self.p_focus:
@@ -247,11 +167,9 @@ class TrainingPrior:
         n_groups = min(self.groups, batch)
         sizes = np.diff(np.linspace(0, batch, n_groups + 1).round().astype(int))
         parts = []
+        domain = DOMAINS[self.domain].domain
         for size in sizes[sizes > 0]:
-            setting = self.sample_setting(rng)
-            scale = None
-            if isinstance(setting, LinearSetting):  # occasionally larger intervention values
-                scale = np.where(rng.random(size) < 0.25, rng.uniform(1.0, 4.0, size), 1.0)
+            setting, scale = domain.sample_training_config(rng, int(size))  # the broad prior of the domain
             parts.append(
                 simulate_histories(rng, setting, int(size), d, n_obs, n_int, design_kind="mixed", value_scale=scale)
             )

@@ -14,7 +14,8 @@ from functools import lru_cache
 import numpy as np
 
 from caasl_gym import metrics
-from caasl_gym.reward.data import Histories, Setting, default_setting, simulate_histories
+from caasl_gym.envs.config import DesignConfig
+from caasl_gym.reward.data import Histories, default_setting, simulate_histories
 
 TRAIN_KEY = 1
 """First spawn-key entry of every training data stream."""
@@ -31,7 +32,7 @@ def heldout_rng(seed: int, *key: int) -> np.random.Generator:
 
 @lru_cache(maxsize=16)
 def heldout_histories(
-    setting: Setting,
+    setting: DesignConfig,
     n_datasets: int,
     d: int = 10,
     *,

@@ -128,7 +128,7 @@ class ExactLinearPosterior:
 
     @classmethod
     def for_config(cls, config, **kwargs) -> ExactLinearPosterior:
-        """The posterior for a :class:`~caasl_gym.envs.config.CausalLinearConfig`.
+        """The posterior for a :class:`~caasl_gym.envs.linear.CausalLinearConfig`.
 
         Warns once per configuration whose mechanism the model does not have (scale-free graphs,
         non-Gaussian noise, shift interventions); a non-zero ``weight_mean`` is exact.

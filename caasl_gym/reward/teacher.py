@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from caasl_gym.reward.data import Histories, LinearSetting, simulate_histories
+from caasl_gym.envs.linear import CausalLinearConfig
+from caasl_gym.reward.data import Histories, simulate_histories
 from caasl_gym.reward.exact import MAX_EXACT_NODES, ExactLinearPosterior, LinearPrior
 
 TEACHER_KEY = 3
@@ -56,13 +57,13 @@ class TeacherPrior:
         if not all(2 <= d <= MAX_EXACT_NODES for d in self.d_choices):
             raise ValueError(f"every d must lie in [2, {MAX_EXACT_NODES}], got {self.d_choices}")
 
-    def sample(self, rng: np.random.Generator) -> tuple[LinearSetting, Histories]:
+    def sample(self, rng: np.random.Generator) -> tuple[CausalLinearConfig, Histories]:
         """One batch: its setting and histories (no padding)."""
         w = np.asarray(self.d_weights, dtype=np.float64)
         d = int(self.d_choices[rng.choice(len(w), p=w / w.sum())])
         n_obs = int(rng.integers(self.n_obs_range[0], self.n_obs_range[1] + 1))
         n_int = 0 if rng.random() < self.p_obs_only else int(rng.integers(1, self.n_int_max + 1))
-        setting = LinearSetting(weight_mean=0.1 if rng.random() < self.p_weight_shift else 0.0)
+        setting = CausalLinearConfig(weight_mean=0.1 if rng.random() < self.p_weight_shift else 0.0)
         batch = max(1, round(self.tokens / ((n_obs + n_int) * d)))
         scale = np.where(rng.random(batch) < 0.25, rng.uniform(1.0, 4.0, batch), 1.0)
         h = simulate_histories(rng, setting, batch, d, n_obs, n_int, design_kind="mixed", value_scale=scale)
