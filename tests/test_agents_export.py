@@ -11,24 +11,14 @@ from caasl_agents.common.cli import format_command, parse_config
 from caasl_agents.pretrained.export import RUN_ONLY_FIELDS, export
 from caasl_agents.pretrained.export import main as export_main
 from caasl_agents.train import TrainConfig
-from caasl_agents.train import main as train_main
 
 TOY = "caasl_agents.common.envs:caasl_agents/ToyDesign-v0"
-TINY = [
-    "--n-envs", "4", "--learning-starts", "16", "--batch-size", "16", "--buffer-size", "400",
-    "--n-critics", "2", "--embed-dim", "8", "--n-layers", "1", "--n-heads", "2", "--pi-arch", "16",
-    "--qf-arch", "16", "--gradient-steps", "1", "--eval-episodes", "0", "--no-progress-bar",
-    "--torch-threads", "1", "--env-kwargs", '{"num_nodes": 3}',
-]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
+def run_dir(train_toy):
     threads = th.get_num_threads()
-    root = tmp_path_factory.mktemp("runs")
-    path = train_main(["--env", TOY, "--total-timesteps", "48", "--checkpoint-freq", "24", "--seed", "5",
-                       "--run-root", str(root), *TINY])  # fmt: skip
-    yield path
+    yield train_toy("--checkpoint-freq", "24", "--seed", "5")
     th.set_num_threads(threads)
 
 

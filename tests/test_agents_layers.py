@@ -15,13 +15,7 @@ from caasl_agents.common.torch_layers import (
 
 ATOL = 1e-5
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = th.get_num_threads()
-    th.set_num_threads(1)
-    yield
-    th.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_history(batch=3, n_rows=9, d=4, n_filled=6, seed=0, counts=False):

@@ -11,13 +11,7 @@ from caasl_agents.redq.policies import MlpEnsembleCritic, TransformerEnsembleCri
 
 TINY_POLICY = dict(features_extractor_kwargs=dict(features_dim=16, n_layers=1, n_heads=2), net_arch=[32, 32])
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = th.get_num_threads()
-    th.set_num_threads(1)
-    yield
-    th.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_model(policy="TransformerPolicy", n_envs=2, seed=0, policy_kwargs=None, **kwargs):

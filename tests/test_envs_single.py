@@ -8,7 +8,7 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
-from env_helpers import install_test_models, small_kwargs
+from env_helpers import small_kwargs
 from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
@@ -17,10 +17,7 @@ from caasl_gym.simulators.graphs import is_acyclic
 
 ALL_IDS = list(caasl_gym.ALL_IDS)
 
-
-@pytest.fixture(autouse=True)
-def _models():
-    install_test_models()
+pytestmark = pytest.mark.usefixtures("test_models")
 
 
 def make(env_id, **overrides):

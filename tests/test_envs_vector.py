@@ -5,7 +5,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
-from env_helpers import install_test_models, small_kwargs, tiny_reward_model
+from env_helpers import small_kwargs, tiny_reward_model
 from gymnasium.vector import AutoresetMode
 
 import caasl_gym
@@ -15,10 +15,7 @@ from caasl_gym.simulators.sergio import sample_sergio_params, simulate_sergio
 ALL_IDS = list(caasl_gym.ALL_IDS)
 N_ENVS = 3
 
-
-@pytest.fixture(autouse=True)
-def _models():
-    install_test_models()
+pytestmark = pytest.mark.usefixtures("test_models")
 
 
 def make_native(env_id, num_envs=N_ENVS, **overrides):

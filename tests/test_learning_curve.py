@@ -6,22 +6,12 @@ import torch as th
 
 from benchmarks.learning_curve import curve, plot
 from caasl_agents.pretrained.export import checkpoints
-from caasl_agents.train import main as train_main
-
-TOY = "caasl_agents.common.envs:caasl_agents/ToyDesign-v0"
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
+def run_dir(train_toy):
     threads = th.get_num_threads()
-    path = train_main([
-        "--env", TOY, "--total-timesteps", "48", "--checkpoint-freq", "16", "--seed", "2",
-        "--run-root", str(tmp_path_factory.mktemp("runs")), "--n-envs", "4", "--learning-starts", "16",
-        "--batch-size", "16", "--buffer-size", "400", "--n-critics", "2", "--embed-dim", "8", "--n-layers", "1",
-        "--n-heads", "2", "--pi-arch", "16", "--qf-arch", "16", "--gradient-steps", "1", "--eval-episodes", "0",
-        "--no-progress-bar", "--torch-threads", "1", "--env-kwargs", '{"num_nodes": 3}',
-    ])  # fmt: skip
-    yield path
+    yield train_toy("--checkpoint-freq", "16", "--seed", "2")
     th.set_num_threads(threads)
 
 

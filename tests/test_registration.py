@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 import pytest
-from env_helpers import install_test_models, small_kwargs
+from env_helpers import small_kwargs
 
 import caasl_gym
 from caasl_gym.envs.config import config_kwargs
@@ -28,10 +28,7 @@ SPEC_IDS = [
     "SergioKnockout-OOD-D30-v0",
 ]
 
-
-@pytest.fixture(autouse=True)
-def _models():
-    install_test_models()
+pytestmark = pytest.mark.usefixtures("test_models")
 
 
 def test_every_spec_id_is_registered_once():

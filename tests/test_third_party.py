@@ -5,14 +5,11 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
-from env_helpers import install_test_models, small_kwargs
+from env_helpers import small_kwargs
 
 from caasl_gym.wrappers import FlattenHistory, StandardizeHistory
 
-
-@pytest.fixture(autouse=True)
-def _models():
-    install_test_models()
+pytestmark = pytest.mark.usefixtures("test_models")
 
 
 def flat_env(env_id):

@@ -7,15 +7,12 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
-from env_helpers import install_test_models, small_kwargs
+from env_helpers import small_kwargs
 from gymnasium.utils.env_checker import check_env
 
 from caasl_gym.wrappers import FlattenHistory, StandardizeHistory, standardize_history
 
-
-@pytest.fixture(autouse=True)
-def _models():
-    install_test_models()
+pytestmark = pytest.mark.usefixtures("test_models")
 
 
 @pytest.mark.parametrize("env_id, log1p", [("CausalLinear-v0", False), ("SergioKnockout-v0", True)])
