@@ -1,4 +1,4 @@
-"""Tests of the reward model's input preprocessing (standardisation and AVICI count preprocessing)."""
+"""Tests of the history transforms (standardisation, AVICI count preprocessing, the shared moments)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 
-from caasl_gym.reward.preprocessing import preprocess_counts, standardize
+from caasl_gym.reward.preprocessing import log_scale, masked_moments, preprocess_counts, standardize
 
 
 def _reference_counts(x: np.ndarray) -> np.ndarray:
@@ -67,14 +68,31 @@ def test_standardize_padding_never_influences_valid_rows() -> None:
 def test_standardize_constant_columns_and_empty_models() -> None:
     x = np.full((2, 5, 3), 0.1)
     x[0, :, 1] = np.arange(5)
+    x[0, :, 2] = np.arange(5) * 1e-9  # tiny but not constant
     mask = np.ones((2, 5), dtype=bool)
     mask[1] = False
     out = standardize(x, mask)
     assert np.all(np.isfinite(out))
-    assert np.all(out[0, :, [0, 2]] == 0) and np.all(out[1] == 0)
-    assert out[0, :, 1].std() == pytest.approx(1.0, abs=1e-6)
+    assert np.all(out[0, :, 0] == 0) and np.all(out[1] == 0)
+    assert out[0, :, 1].std() == pytest.approx(1.0, abs=1e-6) and out[0, :, 2].std() == pytest.approx(1.0, abs=1e-6)
+    # the log-std channel follows the same constant rule
+    expected = np.log([1.0, x[0, :, 1].std(), x[0, :, 2].std()])
+    np.testing.assert_allclose(log_scale(x, np.zeros(x.shape, bool), mask)[0], expected, rtol=1e-12)
     with pytest.raises(ValueError, match="mask"):
         standardize(x, np.ones((2, 4), dtype=bool))
+
+
+def test_masked_moments_agree_on_numpy_and_torch() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 8, 4))
+    valid = rng.random((3, 8, 1)) > 0.3
+    valid[2] = False
+    mean, var = masked_moments(x, valid, axis=1)
+    mean_t, var_t = masked_moments(torch.as_tensor(x), torch.as_tensor(valid), axis=1)
+    np.testing.assert_allclose(mean_t.numpy(), mean, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(var_t.numpy(), var, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(var[0, 0], x[0][valid[0, :, 0]].var(axis=0), rtol=1e-12)
+    assert (mean[2] == 0).all() and (var[2] == 0).all()  # no valid entry
 
 
 def test_preprocess_counts_matches_reference_recipe() -> None:

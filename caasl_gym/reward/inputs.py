@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from caasl_gym.reward.model import DOMAINS
-from caasl_gym.reward.preprocessing import preprocess_counts, standardize
+from caasl_gym.reward.preprocessing import log_scale, preprocess_counts, standardize
 
 
 def check_histories(
@@ -70,22 +70,6 @@ def check_histories(
     if domain == "sergio" and (x < 0).any():
         raise ValueError("sergio counts must be non-negative")
     return x, iv, mask
-
-
-def log_scale(values: np.ndarray, intervened: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    """``(B, d)`` log standard deviation of each variable over the valid rows where it is not a target.
-
-    The scale the z-scoring removes: in the linear prior roots have variance about 0.11 and every other
-    variable about 1, so it carries information about the graph. A variable with fewer than two such
-    rows, or a constant one, gets 0 (the log-std of a unit-variance variable).
-    """
-    use = ~intervened if mask is None else (~intervened & mask[:, :, None])  # (B, n, d)
-    count = use.sum(axis=1)  # (B, d)
-    denom = np.maximum(count, 1)
-    mean = np.where(use, values, 0.0).sum(axis=1) / denom
-    var = (np.where(use, values - mean[:, None, :], 0.0) ** 2).sum(axis=1) / denom
-    ok = (count >= 2) & (var > 1e-24 * (1.0 + mean**2))
-    return np.where(ok, 0.5 * np.log(np.where(ok, var, 1.0)), 0.0)
 
 
 def encode_histories(

@@ -3,21 +3,24 @@
 Input is a history of ``n`` rows over ``d`` variables, encoded as ``(B, n, d, C)`` (channel 0 the
 preprocessed value, channel 1 the 0/1 intervention indicator and, with ``scale_channel``, channel 2 the
 log standard deviation of each variable's raw values, repeated on every row) plus an optional
-``(B, n)`` bool row mask. The trunk alternates self-attention across the ``d`` variables of each row
-and across the ``n`` rows of each variable; padding rows are masked out as attention keys and in the final max-pool over
-rows, so they never change the output. There is no positional encoding anywhere, which makes the
-network equivariant to permutations of the variables and invariant to permutations of the rows.
+``(B, n)`` bool row mask. The trunk, shared with the policies' extractor, alternates self-attention across
+variables and across rows and max-pools over the real rows (:func:`~caasl_gym.reward.layers.alternating_attention`):
+padding rows never change the output, and the network is equivariant to permutations of the variables.
 Edge logits come from two per-variable embeddings ``u_i`` and ``v_j``:
 ``logit_ij = exp(tau) * cos(u_i, v_j) + beta`` with learned scalars ``tau`` and ``beta``.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from caasl_gym.reward.layers import AttentionBlock, PlainLayerNorm, alternating_attention
 
 DOMAINS = ("linear", "sergio")
 """Data domains: ``linear`` inputs are real values, ``sergio`` inputs are gene-expression counts."""
@@ -64,37 +67,6 @@ class ModelConfig:
         return asdict(self)
 
 
-class AttentionBlock(nn.Module):
-    """Pre-LayerNorm residual self-attention block followed by a residual feed-forward sublayer."""
-
-    def __init__(self, dim: int, heads: int, ffn_mult: int) -> None:
-        super().__init__()
-        self.heads = heads
-        self.norm_attn = nn.LayerNorm(dim)
-        self.qkv = nn.Linear(dim, 3 * dim)
-        self.proj = nn.Linear(dim, dim)
-        self.norm_ffn = nn.LayerNorm(dim)
-        self.ffn = nn.Sequential(nn.Linear(dim, ffn_mult * dim), nn.ReLU(), nn.Linear(ffn_mult * dim, dim))
-
-    def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Self-attention over the second axis.
-
-        Args:
-            x: ``(S, L, dim)`` tokens: ``S`` independent sets of ``L`` tokens each.
-            key_mask: ``(S, L)`` bool, True for tokens that may be attended to; None = all.
-
-        Returns:
-            ``(S, L, dim)``.
-        """
-        s, length, dim = x.shape
-        h = self.norm_attn(x)
-        q, k, v = self.qkv(h).view(s, length, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
-        attn_mask = None if key_mask is None else key_mask[:, None, None, :]
-        a = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (S, H, L, dh)
-        x = x + self.proj(a.transpose(1, 2).reshape(s, length, dim))
-        return x + self.ffn(self.norm_ffn(x))
-
-
 class EdgePosteriorNet(nn.Module):
     """Edge logits ``(B, d, d)`` from an encoded history ``(B, n, d, C)``; see the module docstring."""
 
@@ -103,13 +75,10 @@ class EdgePosteriorNet(nn.Module):
         self.config = config
         dim = config.dim
         self.embed = nn.Linear(config.channels, dim)
-        self.variable_blocks = nn.ModuleList(
-            AttentionBlock(dim, config.heads, config.ffn_mult) for _ in range(config.layers)
-        )
-        self.row_blocks = nn.ModuleList(
-            AttentionBlock(dim, config.heads, config.ffn_mult) for _ in range(config.layers)
-        )
-        self.norm_out = nn.LayerNorm(dim)
+        block = functools.partial(AttentionBlock, None, dim, config.heads, config.ffn_mult, activation_fn=nn.ReLU)
+        self.variable_blocks = nn.ModuleList(block() for _ in range(config.layers))
+        self.row_blocks = nn.ModuleList(block() for _ in range(config.layers))
+        self.norm_out = PlainLayerNorm(dim)
         self.head_u = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, dim))
         self.head_v = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, dim))
         self.log_temperature = nn.Parameter(torch.tensor(2.0))
@@ -127,23 +96,21 @@ class EdgePosteriorNet(nn.Module):
             ``(B, d, d)`` logits of ``P(i -> j)``; the diagonal is not masked here (see
             :func:`mask_diagonal`).
         """
-        b, n, d, _ = x.shape
-        z = self.embed(x)  # (B, n, d, D)
-        dim = z.shape[-1]
-        row_key_mask = None if mask is None else mask[:, None, :].expand(b, d, n).reshape(b * d, n)
-        for var_block, row_block in zip(self.variable_blocks, self.row_blocks, strict=True):
-            z = var_block(z.reshape(b * n, d, dim)).view(b, n, d, dim)
-            zt = z.transpose(1, 2).reshape(b * d, n, dim)  # rows of one variable form a set
-            zt = row_block(zt, row_key_mask)
-            z = zt.view(b, d, n, dim).transpose(1, 2)
-        z = self.norm_out(z)
-        if mask is not None:
-            z = z.masked_fill(~mask[:, :, None, None], float("-inf"))
-        pooled = z.amax(dim=1).float()  # (B, d, D)
+        blocks = itertools.chain.from_iterable(zip(self.variable_blocks, self.row_blocks, strict=True))
+        pooled = alternating_attention(self.embed(x), blocks, self.norm_out, mask).float()  # (B, d, D)
         with torch.autocast(device_type=pooled.device.type, enabled=False):  # edge head in float32
             u = F.normalize(self.head_u(pooled), dim=-1)
             v = F.normalize(self.head_v(pooled), dim=-1)
             return torch.exp(self.log_temperature) * (u @ v.transpose(1, 2)) + self.bias
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args) -> None:
+        """Also load weights saved before the blocks were shared (the shipped ones): ``norm_ffn``, ``ffn.0``, ``ffn.2``.
+
+        Only these names changed, not shapes or parameter order, so old training checkpoints resume too."""
+        for old in [k for k in state_dict if ".ffn." in k or ".norm_ffn." in k]:
+            new = old.replace(".norm_ffn.", ".norm_ff.").replace(".ffn.0.", ".ff_in.").replace(".ffn.2.", ".ff_out.")
+            state_dict[new] = state_dict.pop(old)
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
 
 def mask_diagonal(logits: torch.Tensor) -> torch.Tensor:
