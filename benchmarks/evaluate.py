@@ -1,10 +1,11 @@
-"""The paper's evaluation: design strategies x registered ids x held-out environments.
+"""The paper's evaluation: design strategies x registered ids x held-out test episodes (a thin CLI).
 
 Every strategy runs on the same hidden causal models and the same initial observational data (episode
-``i`` of an id is reset with seed ``EVAL_SEED_BASE + i``, disjoint from every training seed), so
-differences are paired. For t = 0..T it reports the mean and 95% CI of the score S(h_t) (the return,
-expected correct adjacency entries), the expected SHD, AUPRC and edge F1 of the reward model's
-posterior, and the paired difference of the score to Random.
+``i`` of an id is reset with seed ``TEST.start + i`` = ``10_000_000 + i``, the test family of
+:mod:`caasl_gym.evaluation.seeds`), so differences are paired. The rollout, the strategies and the
+statistics are :mod:`caasl_gym.evaluation`'s. For t = 0..T it reports the mean and 95% CI of the score
+S(h_t) (expected correct adjacency entries), the expected SHD, AUPRC and edge F1 of the reward model's
+posterior, the gain S(h_t) - S_Random(h_t) (paired) and the wall time per design.
 
 ``--score exact`` scores the same designs with the exact posterior (:mod:`caasl_gym.reward.exact`) instead
 of the environment's default reward model, so design quality is measured independently of the model a
@@ -13,13 +14,14 @@ hence every strategy's designs, do not depend on the reward model.
 
 Run: ``python -m benchmarks.evaluate --ids CausalLinear-v0 --strategies CAASL Random Observational``
 Outputs: ``benchmarks/results/<out>/episodes.csv`` (tidy, one row per id/strategy/episode/t),
-``summary.csv``, ``summary.md`` and ``returns.png``.
+``summary.csv``, ``summary.md`` and ``scores.png``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,93 +29,34 @@ import gymnasium as gym
 import numpy as np
 import pandas as pd
 import torch
-from scipy import stats
-from tqdm import tqdm
 
 import caasl_gym
 from benchmarks._common import RESULTS_DIR, environment_header, markdown_table
-from benchmarks.strategies import ObservationalStrategy, PolicyStrategy, RandomStrategy, Strategy
-from caasl_gym import metrics
-
-EVAL_SEED_BASE = 10_000_000
-"""Evaluation episodes use seeds EVAL_SEED_BASE + i; training seeds must stay below it."""
-STRATEGY_SEED = 77
+from caasl_gym.evaluation import TEST, ObservationalStrategy, RandomStrategy, Strategy, evaluate, final, summarize
+from caasl_gym.registration import training_id
 
 
-def run_episode(env: gym.Env, strategy: Strategy, seed: int) -> list[dict]:
-    """One episode; returns one record per t = 0..T with the posterior's metrics."""
-    obs, info = env.reset(seed=seed)
-    rng = np.random.default_rng([STRATEGY_SEED, seed])
-    base = env.unwrapped
-    truth = base.true_adjacency[None]
-    records = []
-    t, terminated, truncated = 0, False, False
-    while True:
-        probs = base.edge_probabilities()[None]
-        records.append(
-            dict(
-                t=t,
-                score=float(info["score"]),
-                expected_shd=float(metrics.expected_shd(probs, truth)[0]),
-                auprc=float(metrics.auprc(probs, truth)[0]),
-                edge_f1=float(metrics.edge_f1(probs, truth)[0]),
-            )
-        )
-        if terminated or truncated:
-            return records
-        obs, _, terminated, truncated, info = env.step(strategy.act(obs, rng))
-        t += 1
-
-
-def evaluate(
+def run(
     env_ids: Sequence[str],
-    strategies: Sequence[Strategy],
+    names: Sequence[str],
     n_envs: int = 100,
     env_kwargs: dict | None = None,
+    deterministic: bool = False,
+    score_model: str | None = None,
 ) -> pd.DataFrame:
-    """Tidy results: one row per (id, strategy, episode, t)."""
-    rows = []
-    total = len(env_ids) * len(strategies) * n_envs
-    with tqdm(total=total, desc="episodes", unit="ep") as bar:
-        for env_id in env_ids:
-            env = gym.make(env_id, **(env_kwargs or {}))
-            for strategy in strategies:
-                for i in range(n_envs):
-                    for rec in run_episode(env, strategy, EVAL_SEED_BASE + i):
-                        rows.append(dict(env_id=env_id, strategy=strategy.name, episode=i, **rec))
-                    bar.update()
-            env.close()
-    return pd.DataFrame(rows)
+    """Tidy records of the strategies ``names`` (:func:`make_strategies`) on ``n_envs`` test episodes per id:
+    one row per (id, strategy, episode, t), with the posterior metrics."""
+    frames = []
+    for env_id in env_ids:
+        strategies = make_strategies(names, env_id, deterministic)
+        print(f"{env_id}: {', '.join(s.name for s in strategies)} on {n_envs} test episodes", flush=True)
+        options = dict(metrics=True, score_model=score_model)
+        frames.append(evaluate(env_id, strategies, n_envs, TEST.start, env_kwargs, **options))
+    return pd.concat(frames, ignore_index=True)
 
 
-def _ci95(x: np.ndarray) -> float:
-    x = x[np.isfinite(x)]
-    if len(x) < 2:
-        return float("nan")
-    return float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
-
-
-def summarize(episodes: pd.DataFrame, reference: str = "Random") -> pd.DataFrame:
-    """Mean and 95% CI half-width per (id, strategy, t), plus the paired score difference to ``reference``."""
-    rows = []
-    ref = episodes[episodes.strategy == reference].set_index(["env_id", "episode", "t"])["score"]
-    for (env_id, strategy, t), g in episodes.groupby(["env_id", "strategy", "t"], sort=False):
-        row = dict(env_id=env_id, strategy=strategy, t=t, n=len(g))
-        for m in ("score", "expected_shd", "auprc", "edge_f1"):
-            v = g[m].to_numpy(dtype=float)
-            row[m] = float(np.nanmean(v))
-            row[f"{m}_ci95"] = _ci95(v)
-        if len(ref) and strategy != reference:
-            diff = g.set_index(["env_id", "episode", "t"])["score"] - ref
-            diff = diff.dropna().to_numpy()
-            row["score_minus_random"] = float(diff.mean()) if len(diff) else float("nan")
-            row["score_minus_random_ci95"] = _ci95(diff)
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def plot_returns(summary: pd.DataFrame, path: Path) -> Path | None:
-    """Returns against t with 95% CI bands, one panel per id (needs matplotlib)."""
+def plot_scores(summary: pd.DataFrame, path: Path) -> Path | None:
+    """Scores against t with 95% CI bands, one panel per id (needs matplotlib)."""
     try:
         import matplotlib
 
@@ -131,7 +74,7 @@ def plot_returns(summary: pd.DataFrame, path: Path) -> Path | None:
             ax.fill_between(g.t, g.score - g.score_ci95, g.score + g.score_ci95, alpha=0.2)
         ax.set_title(env_id, fontsize=9)
         ax.set_xlabel("design step t")
-        ax.set_ylabel("returns (expected correct entries)")
+        ax.set_ylabel("score S(h_t) (expected correct entries)")
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(ids) :]:
         ax.axis("off")
@@ -144,25 +87,17 @@ def plot_returns(summary: pd.DataFrame, path: Path) -> Path | None:
 
 def final_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The t = T rows, formatted as mean ± CI, one row per (id, strategy)."""
-    last = summary.loc[summary.groupby(["env_id", "strategy"], sort=False).t.idxmax()]
-    out = pd.DataFrame(
-        {
-            "env_id": last.env_id,
-            "strategy": last.strategy,
-            "T": last.t,
-            "returns": [f"{m:.2f} ± {c:.2f}" for m, c in zip(last.score, last.score_ci95)],
-            "vs Random (paired)": [
-                "" if not np.isfinite(m) else f"{m:+.2f} ± {c:.2f}"
-                for m, c in zip(
-                    last.get("score_minus_random", pd.Series(np.nan, index=last.index)),
-                    last.get("score_minus_random_ci95", pd.Series(np.nan, index=last.index)),
-                )
-            ],
-            "E[SHD]": [f"{m:.2f} ± {c:.2f}" for m, c in zip(last.expected_shd, last.expected_shd_ci95)],
-            "AUPRC": [f"{m:.3f} ± {c:.3f}" for m, c in zip(last.auprc, last.auprc_ci95)],
-            "edge F1": [f"{m:.3f} ± {c:.3f}" for m, c in zip(last.edge_f1, last.edge_f1_ci95)],
-        }
-    )
+    last = final(summary)
+
+    def fmt(column: str, digits: int, sign: str = "") -> list[str]:
+        pairs = zip(last[column], last[f"{column}_ci95"])
+        return ["" if not np.isfinite(m) else f"{m:{sign}.{digits}f} ± {c:.{digits}f}" for m, c in pairs]
+
+    out = pd.DataFrame({"env_id": last.env_id, "strategy": last.strategy, "T": last.t})
+    out["score S(h_T)"] = fmt("score", 2)
+    out["gain vs Random (paired)"] = fmt("gain", 2, "+")
+    out["E[SHD]"], out["AUPRC"], out["edge F1"] = fmt("expected_shd", 2), fmt("auprc", 3), fmt("edge_f1", 3)
+    out["s / design"] = [f"{v:.2g}" for v in last.design_seconds]
     return out.reset_index(drop=True)
 
 
@@ -178,46 +113,42 @@ def make_strategies(names: Sequence[str], env_id: str | None = None, determinist
             out.append(ObservationalStrategy())
         elif name.startswith("CAASL"):
             from caasl_agents import REDQ, load_pretrained
+            from caasl_agents.evaluation import PolicyStrategy
 
             _, _, path = name.partition(":")
-            model = REDQ.load(path, device="cpu") if path else load_pretrained(_training_id(env_id))
+            if not path and env_id is None:
+                raise ValueError("CAASL needs an environment id to pick the shipped policy")
+            model = REDQ.load(path, device="cpu") if path else load_pretrained(training_id(env_id))
             out.append(PolicyStrategy(model, deterministic=deterministic))
         else:
             raise ValueError(f"unknown strategy {name!r}; valid: Random, Observational, CAASL, CAASL:<path>")
     return out
 
 
-def _training_id(env_id: str | None) -> str:
-    """The in-distribution id whose policy is evaluated (zero-shot) on ``env_id``."""
-    if env_id is None:
-        raise ValueError("CAASL needs an environment id to pick the shipped policy")
-    return "SergioKnockout-v0" if env_id.startswith("Sergio") else "CausalLinear-v0"
-
-
 def write_outputs(episodes: pd.DataFrame, out_dir: Path, command: str, score_model: str | None = None) -> pd.DataFrame:
-    """Write episodes.csv, summary.csv, summary.md and returns.png; return the final table."""
+    """Write episodes.csv, summary.csv, summary.md and scores.png; return the final table."""
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = summarize(episodes)
     episodes.to_csv(out_dir / "episodes.csv", index=False)
     summary.to_csv(out_dir / "summary.csv", index=False)
     table = final_table(summary)
-    plot = plot_returns(summary, out_dir / "returns.png")
+    plot = plot_scores(summary, out_dir / "scores.png")
     md = [
         "# Design strategies on held-out environments",
         "",
         environment_header(command),
         "",
-        f"Mean ± 95% CI over {episodes.episode.nunique()} held-out environments per id (seeds "
-        f"{EVAL_SEED_BASE}+i, paired across strategies), at the final step T. Returns = S(h_T), the "
-        "expected number of correct adjacency entries under the "
+        f"Mean ± 95% CI over {episodes.episode.nunique()} held-out test environments per id (seeds "
+        f"{TEST.start}+i, paired across strategies), at the final step T. Score S(h_T): the expected number "
+        "of correct adjacency entries (out of d²) under the "
         + (f"`{score_model}` posterior" if score_model else "environment's default reward model's posterior")
-        + " (out of d²).",
+        + "; gain: S(h_T) - S_Random(h_T) on the same episodes; s / design: the strategy's wall time per design.",
         "",
         markdown_table(table),
         "",
     ]
     if plot is not None:
-        md += [f"![returns]({plot.name})", ""]
+        md += [f"![scores]({plot.name})", ""]
     (out_dir / "summary.md").write_text("\n".join(md))
     return table
 
@@ -233,29 +164,22 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument(
         "--score", default=None, help="reward model that scores the designs (e.g. 'exact'); default: the env's"
     )
-    parser.add_argument(
-        "--threads", type=int, default=1, help="torch threads (1 is fastest for one environment at a time)"
-    )
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy machine)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     ids = list(caasl_gym.ALL_IDS) if args.ids == ["all"] else args.ids
     env_kwargs = dict(args.env_kwargs or {})
     if args.score is not None:
-        env_kwargs["reward_model"] = args.score
         usable = []
         for env_id in ids:
             try:
-                gym.make(env_id, **env_kwargs).close()
+                gym.make(env_id, **{**env_kwargs, "reward_model": args.score}).close()
                 usable.append(env_id)
             except ValueError as err:
                 print(f"skipping {env_id}: {err}")
         ids = usable
-    frames = []
-    for env_id in ids:
-        strategies = make_strategies(args.strategies, env_id, args.deterministic)
-        frames.append(evaluate([env_id], strategies, args.n_envs, env_kwargs))
-    episodes = pd.concat(frames, ignore_index=True)
-    command = "python -m benchmarks.evaluate " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
+    episodes = run(ids, args.strategies, args.n_envs, env_kwargs, args.deterministic, args.score)
+    command = "python -m benchmarks.evaluate " + " ".join(argv if argv is not None else sys.argv[1:])
     table = write_outputs(episodes, RESULTS_DIR / args.out, command, args.score)
     print(markdown_table(table))
     return table

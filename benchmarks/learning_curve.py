@@ -1,15 +1,15 @@
-"""What more compute buys: held-out returns of a training run's checkpoints against Random.
+"""What more compute buys: held-out scores of a training run's checkpoints, and their gain over Random.
 
 Each checkpoint ``model_<steps>_steps.zip`` of a run of ``python -m caasl_agents.train`` (and its final
-``model.zip``) is evaluated on the same ``--n-episodes`` held-out environments (seeds
-``EVAL_SEED_BASE + i`` of :mod:`benchmarks.evaluate`, disjoint from every training seed), with the same
-Random designs, so the curve is paired across checkpoints. Designs are sampled from the policy with an
-explicit generator (as the shipped policies are evaluated).
+``model.zip``) is evaluated by :func:`caasl_agents.evaluation.policy_record` on the same ``--n-episodes``
+test episodes (seeds ``TEST.start + i`` of :mod:`caasl_gym.evaluation.seeds`, as ``benchmarks.evaluate``),
+with the same Random designs, so the curve is paired across checkpoints. Designs are sampled from the
+policy, episode ``i``'s noise from its own generator (as the shipped policies are evaluated).
 
     python -m benchmarks.learning_curve runs/CausalLinear-v0__0__... runs/SergioKnockout-v0__0__...
 
-Writes ``benchmarks/results/<name>.csv``, ``.md`` and ``.png`` (returns against environment steps, 95% CI
-bands, Random as a band; one panel per run).
+Writes ``benchmarks/results/<name>.csv``, ``.md`` and ``.png`` (the score S(h_T) against environment steps,
+95% CI bands, Random as a band; one panel per id).
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ import torch
 from tqdm import tqdm
 
 from benchmarks._common import RESULTS_DIR, write_results
-from benchmarks.evaluate import EVAL_SEED_BASE
-from caasl_agents.pretrained.export import checkpoints, paired_returns, training_wall_time_s
+from caasl_agents.evaluation import policy_record
+from caasl_agents.pretrained.export import checkpoints, training_wall_time_s
 from caasl_agents.redq import REDQ
+from caasl_gym.evaluation import TEST
 
 
 def curve(run_dir: Path, n_episodes: int, every: int = 1) -> pd.DataFrame:
@@ -37,7 +38,7 @@ def curve(run_dir: Path, n_episodes: int, every: int = 1) -> pd.DataFrame:
     rows = []
     for steps, path in tqdm(points, desc=env_id, unit="ckpt"):
         model = REDQ.load(path, device="cpu")
-        res = paired_returns(model, env_id, env_kwargs, n_episodes, EVAL_SEED_BASE)
+        res = policy_record(model, env_id, n_episodes, TEST.start, env_kwargs)
         rows.append(
             {
                 "env_id": env_id,
@@ -45,19 +46,14 @@ def curve(run_dir: Path, n_episodes: int, every: int = 1) -> pd.DataFrame:
                 "env_steps": steps,
                 "gradient_steps": int(model._n_updates),
                 "wall_time_min": round(training_wall_time_s(run_dir, steps) / 60, 1),
-                "caasl_return": res["mean_return"],
-                "caasl_ci95": res["ci95_return"],
-                "random_return": res["random_mean_return"],
-                "random_ci95": res["random_ci95_return"],
-                "diff_vs_random": res["diff_vs_random"],
-                "diff_ci95": res["ci95_diff"],
+                **{k: v for k, v in res.items() if k.startswith(("score", "random_score", "gain"))},
             }
         )
     return pd.DataFrame(rows)
 
 
 def plot(df: pd.DataFrame, path: Path) -> Path | None:
-    """Returns against environment steps, one panel per id (needs matplotlib)."""
+    """Scores against environment steps, one panel per id (needs matplotlib)."""
     try:
         import matplotlib
 
@@ -70,14 +66,14 @@ def plot(df: pd.DataFrame, path: Path) -> Path | None:
     for ax, env_id in zip(axes.flat, ids):
         runs = df[df.env_id == env_id]
         for seed, g in runs.groupby("seed"):
-            ax.plot(g.env_steps, g.caasl_return, marker="o", ms=3, label=f"CAASL, training seed {seed}")
-            ax.fill_between(g.env_steps, g.caasl_return - g.caasl_ci95, g.caasl_return + g.caasl_ci95, alpha=0.2)
-        r, c = runs.random_return.iloc[0], runs.random_ci95.iloc[0]
+            ax.plot(g.env_steps, g.score, marker="o", ms=3, label=f"CAASL, training seed {seed}")
+            ax.fill_between(g.env_steps, g.score - g.score_ci95, g.score + g.score_ci95, alpha=0.2)
+        r, c = runs.random_score.iloc[0], runs.random_score_ci95.iloc[0]
         ax.axhline(r, color="gray", ls="--", label="Random")
         ax.axhspan(r - c, r + c, color="gray", alpha=0.15)
         ax.set_title(env_id, fontsize=9)
         ax.set_xlabel("environment steps")
-        ax.set_ylabel("returns at T (held-out)")
+        ax.set_ylabel("score S(h_T) (held-out)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
@@ -98,14 +94,14 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     df = pd.concat([curve(Path(r), args.n_episodes, args.every) for r in args.runs], ignore_index=True)
     png = plot(df, RESULTS_DIR / f"{args.name}.png")
     notes = (
-        f"{args.n_episodes} held-out environments per checkpoint (seeds {EVAL_SEED_BASE}+i), the same for every "
-        "checkpoint and for Random; returns = sum of rewards over T = 10 steps; CIs are 95% Student-t, the "
-        "difference to Random paired. Wall time: training time up to the checkpoint (SB3's time_elapsed)."
+        f"{args.n_episodes} held-out test environments per checkpoint (seeds {TEST.start}+i), the same for every "
+        "checkpoint and for Random; score = S(h_T), gain = S(h_T) - S_Random(h_T) on the same episodes; CIs are "
+        "95% Student-t. Wall time: training time up to the checkpoint (SB3's time_elapsed)."
     )
     if png is not None:
         notes += f"\n\n![learning curve]({png.name})"
     print(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    write_results(args.name, df, title="Learning curves: held-out returns against training steps", notes=notes)
+    write_results(args.name, df, title="Learning curves: held-out scores against training steps", notes=notes)
     return df
 
 

@@ -1,7 +1,8 @@
 """What the shipped policies design: targets per step and intervention values, per step t.
 
-On ``--n-envs`` held-out environments (seeds ``EVAL_SEED_BASE + i``) of each id, the shipped policy of
-the id's prior samples its designs (as in :mod:`benchmarks.evaluate`); per step the table reports the
+On ``--n-envs`` held-out test environments (seeds ``TEST.start + i``) of each id, the shipped policy of
+the id's prior samples its designs (the rollout of :mod:`caasl_gym.evaluation` records them, the same
+episodes and designs as :mod:`benchmarks.evaluate`); per step the table reports the
 mean number of targets, the fraction of variables targeted and the mean |value| of the targets
 (linear ids; SERGIO knockouts have no value). Random targets half of the variables at every step.
 
@@ -13,43 +14,37 @@ from __future__ import annotations
 
 import argparse
 
-import gymnasium as gym
 import numpy as np
 import pandas as pd
 import torch
 
-import caasl_gym  # noqa: F401  (registers the ids)
 from benchmarks._common import write_results
-from benchmarks.evaluate import EVAL_SEED_BASE, _training_id
-from caasl_agents import load_pretrained, predict_any_d
+from caasl_agents import load_pretrained
+from caasl_agents.evaluation import PolicyStrategy
+from caasl_gym.evaluation import TEST, rollout
+from caasl_gym.registration import domain_of, training_id
 
 DEFAULT_IDS = ("CausalLinear-v0", "CausalLinear-OOD-D30-v0", "SergioKnockout-v0", "SergioKnockout-OOD-D30-v0")
 
 
 def designs(env_id: str, n_envs: int) -> pd.DataFrame:
     """One row per step t: mean targets, fraction targeted and mean |value| of the targets."""
-    model = load_pretrained(_training_id(env_id))
-    venv = gym.make_vec(env_id, num_envs=n_envs)
-    rng = np.random.default_rng(0)
-    obs, _ = venv.reset(seed=EVAL_SEED_BASE)
-    rows, t, done = [], 0, False
-    while not done:
-        action = predict_any_d(model, obs, deterministic=False, rng=rng)  # (B, d, 2)
-        targets = action[..., 0] > 0
-        values = np.abs(action[..., 1])[targets]
+    policy = PolicyStrategy(load_pretrained(training_id(env_id)))
+    actions = rollout(env_id, policy, n_envs, TEST.start, record_actions=True).actions  # (n, T, d, 2)
+    targets = actions[..., 0] > 0  # (n, T, d)
+    rows = []
+    for t in range(actions.shape[1]):
+        values = np.abs(actions[:, t, :, 1])[targets[:, t]]
         rows.append(
             {
                 "env_id": env_id,
                 "t": t,
-                "d": action.shape[1],
-                "targets_per_step": float(targets.sum(1).mean()),
-                "fraction_targeted": float(targets.mean()),
-                "mean_abs_value": float(values.mean()) if values.size and env_id.startswith("Causal") else np.nan,
+                "d": actions.shape[2],
+                "targets_per_step": float(targets[:, t].sum(1).mean()),
+                "fraction_targeted": float(targets[:, t].mean()),
+                "mean_abs_value": float(values.mean()) if values.size and domain_of(env_id) == "linear" else np.nan,
             }
         )
-        obs, _, terminated, truncated, _ = venv.step(action)
-        t, done = t + 1, bool(np.all(terminated | truncated))
-    venv.close()
     return pd.DataFrame(rows)
 
 
@@ -65,7 +60,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         "policy_designs",
         df,
         title="Designs of the shipped policies per step",
-        notes=f"{args.n_envs} held-out environments per id (seeds {EVAL_SEED_BASE}+i), designs sampled from "
+        notes=f"{args.n_envs} held-out test environments per id (seeds {TEST.start}+i), designs sampled from "
         "the shipped policy of the id's prior. Random targets a fraction 0.5 at every step.",
     )
     return df

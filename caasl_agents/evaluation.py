@@ -1,112 +1,117 @@
-"""Paired evaluation of a trained policy against the Random design strategy on held-out environments."""
+"""A trained policy as a design strategy of :mod:`caasl_gym.evaluation`, and its paired gain over Random.
+
+:class:`PolicyStrategy` runs an SB3 model (any ``d``, through
+:func:`~caasl_agents.redq.predict.predict_any_d`) behind the engine's batched strategy protocol.
+:func:`evaluate_policy` is the evaluation of the training CLI, of checkpoint selection in
+:mod:`caasl_agents.pretrained.export` and of ``benchmarks.learning_curve``: the same episodes and
+numbers as ``benchmarks.evaluate`` for the same seeds.
+
+Before the engine, this module drew Random's designs and the policy's noise from one generator for the
+whole batch (``default_rng(seed)`` and ``default_rng([seed, 1])``) and called ``S(h_T) - S(h_0)`` the
+"return". Each episode now has its own generator (results independent of the batch size, the same as
+episode by episode) and the outputs report the score ``S(h_T)`` and the gain over Random; validation
+numbers in sidecars exported before (keys ``mean_return``, ``diff_vs_random``) came from the old draws.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import pandas as pd
-from scipy import stats
 from stable_baselines3.common.base_class import BaseAlgorithm
 
-import caasl_gym  # noqa: F401  (registers the environment ids evaluated here)
 from caasl_agents.redq.predict import predict_any_d
-
-PolicyFn = Callable[[np.ndarray], np.ndarray]
-"""Batched observations ``(B, N, d, 3)`` to actions ``(B, d, k)``."""
+from caasl_gym.evaluation import VALIDATION, RandomStrategy, evaluate, final, summarize
 
 
-def rollout(
-    policy_fn: PolicyFn, env_id: str, n_episodes: int, seed: int, env_kwargs: dict[str, Any] | None = None
-) -> dict[str, np.ndarray]:
-    """Run one episode in each of ``n_episodes`` copies reset with ``seed``.
+class PolicyStrategy:
+    """A trained ``caasl_agents`` policy as a batched design strategy, at any number of variables ``d``.
 
-    The same ``(env_id, env_kwargs, n_episodes, seed)`` gives every strategy the same hidden models
-    and initial data (paired comparison).
-
-    :param policy_fn: batched observations to actions
-    :param env_id: registered id (the native vector env is used when the id has one)
-    :param n_episodes: episodes, run as one vector env
-    :param seed: reset seed of the batch (copy ``i`` gets ``seed + i``)
-    :param env_kwargs: env kwargs
-    :return: ``{"return": (n,)}`` (sum of rewards) plus ``{"final_score": (n,)}`` when the env
-        reports ``info["score"]`` (``S(h_T)``, the paper's return)
+    Args:
+        model: a loaded SB3 model (e.g. from ``caasl_agents.load_pretrained``).
+        deterministic: the tanh of the Gaussian mean; otherwise designs are sampled, copy ``b``'s noise
+            drawn from ``rngs[b]`` (reproducible, and paired like the other strategies).
+        name: label in the results.
+        batched: one forward pass for the whole batch. Faster, but torch's float batch effects then move the
+            actions by ~1e-7 with the batch size; by default each history gets its own pass, so the designs
+            are bit-identical however the episodes are batched (and to episode-by-episode evaluation).
     """
-    venv = gym.make_vec(env_id, num_envs=n_episodes, **(env_kwargs or {}))
-    try:
-        obs, info = venv.reset(seed=seed)
-        returns = np.zeros(n_episodes)
-        done = np.zeros(n_episodes, dtype=bool)
-        score = np.asarray(info["score"], dtype=float) if "score" in info else None
-        for _ in range(100_000):
-            obs, rewards, terminated, truncated, info = venv.step(policy_fn(obs))
-            returns += np.where(done, 0.0, rewards)
-            if score is not None and "score" in info:
-                score = np.where(done, score, np.asarray(info["score"], dtype=float))
-            done |= np.asarray(terminated) | np.asarray(truncated)
-            if done.all():
-                break
-    finally:
-        venv.close()
-    out = {"return": returns}
-    if score is not None:
-        out["final_score"] = score
-    return out
+
+    def __init__(
+        self, model: BaseAlgorithm, deterministic: bool = False, name: str = "CAASL", batched: bool = False
+    ) -> None:
+        self.model = model
+        self.deterministic = deterministic
+        self.name = name
+        self.batched = batched
+
+    def act(self, obs: np.ndarray, rngs: Sequence[np.random.Generator]) -> np.ndarray:
+        """Actions ``(B, d, 2)`` for the histories ``obs`` ``(B, N, d, 3)``."""
+        if self.batched:
+            return predict_any_d(self.model, obs, deterministic=self.deterministic, rng=rngs)
+        return np.stack([predict_any_d(self.model, o, self.deterministic, rng) for o, rng in zip(obs, rngs)])
 
 
-def _mean_ci(x: np.ndarray) -> tuple[float, float]:
-    """Mean and half-width of the 95% Student-t confidence interval."""
-    if len(x) < 2:
-        return float(np.mean(x)), float("nan")
-    return float(np.mean(x)), float(stats.t.ppf(0.975, len(x) - 1) * np.std(x, ddof=1) / np.sqrt(len(x)))
-
-
-def evaluate_against_random(
+def evaluate_policy(
     model: BaseAlgorithm,
     env_id: str,
     n_episodes: int = 100,
-    seed: int = 1_000_000,
+    seed_base: int = VALIDATION.start,
     env_kwargs: dict[str, Any] | None = None,
     deterministic: bool = False,
 ) -> pd.DataFrame:
-    """Returns of ``model`` and of Random on the same held-out environments, with 95% CIs.
-
-    Random draws every action uniformly from the action box (each variable targeted with
-    probability 1/2, value uniform in ``[-1, 1]``) from ``np.random.default_rng(seed)``.
+    """Score and paired gain over Random of ``model`` on the episodes ``seed_base + i`` at the final step.
 
     :param model: a trained model whose actor accepts the env's observations (any ``d``)
     :param env_id: registered id
     :param n_episodes: held-out episodes (paper: 100)
-    :param seed: evaluation seed; keep it disjoint from the training seeds
+    :param seed_base: first episode seed: validation seeds (the default) for training and selection,
+        ``caasl_gym.evaluation.TEST.start`` for benchmarks
     :param env_kwargs: env kwargs
-    :param deterministic: deterministic policy actions; by default designs are sampled from the
-        policy (as in the official CAASL evaluation) with noise from ``np.random.default_rng([seed, 1])``
-    :return: one row per strategy: ``mean_return``, ``ci95_return``, ``diff_vs_random`` (paired
-        mean difference of returns) with ``ci95_diff``, and ``mean_final_score`` when available
+    :param deterministic: deterministic designs (tanh of the mean) instead of samples (the official
+        CAASL evaluation samples)
+    :return: rows ``CAASL`` and ``Random`` with ``episodes``, ``seed_base``, ``designs``, ``score`` and
+        ``score_ci95`` (``S(h_T)``), ``gain`` and ``gain_ci95`` (``S(h_T) - S_Random(h_T)``, NaN for
+        Random) and ``design_seconds``
     """
-    rng = np.random.default_rng(seed)
+    strategies = [PolicyStrategy(model, deterministic), RandomStrategy()]
+    table = final(summarize(evaluate(env_id, strategies, n_episodes, seed_base, env_kwargs)))
+    table.insert(2, "seed_base", seed_base)
+    table.insert(3, "designs", "deterministic" if deterministic else "sampled")
+    columns = ["strategy", "n", "seed_base", "designs", "score", "score_ci95", "gain", "gain_ci95"]
+    return table[[*columns, "design_seconds"]].rename(columns={"n": "episodes"})
 
-    def random_fn(obs: np.ndarray) -> np.ndarray:
-        d = obs.shape[2]
-        width = model.action_space.shape[-1] if model.action_space.shape else 2
-        return rng.uniform(-1.0, 1.0, size=(obs.shape[0], d, width)).astype(np.float32)
 
-    policy_rng = np.random.default_rng([seed, 1])
+def gain_of(record: dict[str, Any]) -> tuple[float, float]:
+    """``(gain, 95% CI)`` of an evaluation record of a sidecar or selection (new keys, or the
+    ``diff_vs_random`` / ``ci95_diff`` of sidecars exported before the engine: the same paired quantity)."""
+    if "gain" in record:
+        return float(record["gain"]), float(record["gain_ci95"])
+    return float(record["diff_vs_random"]), float(record["ci95_diff"])
 
-    def policy_fn(obs: np.ndarray) -> np.ndarray:
-        return predict_any_d(model, obs, deterministic=deterministic, rng=policy_rng)
 
-    results = {"CAASL": rollout(policy_fn, env_id, n_episodes, seed, env_kwargs)}
-    results["Random"] = rollout(random_fn, env_id, n_episodes, seed, env_kwargs)
-    rows = []
-    for name, res in results.items():
-        mean, ci = _mean_ci(res["return"])
-        diff, diff_ci = _mean_ci(res["return"] - results["Random"]["return"])
-        row = {"strategy": name, "episodes": n_episodes, "mean_return": mean, "ci95_return": ci}
-        if "final_score" in res:
-            row["mean_final_score"] = float(np.mean(res["final_score"]))
-        row.update(diff_vs_random=diff, ci95_diff=diff_ci)
-        rows.append(row)
-    return pd.DataFrame(rows)
+def policy_record(
+    model: BaseAlgorithm,
+    env_id: str,
+    n_episodes: int,
+    seed_base: int,
+    env_kwargs: dict[str, Any] | None = None,
+    deterministic: bool = False,
+) -> dict[str, Any]:
+    """:func:`evaluate_policy` as one flat record (the sidecars' ``eval`` and the learning curves' rows):
+    ``episodes, seed_base, designs, score, score_ci95, random_score, random_score_ci95, gain, gain_ci95``."""
+    rows = evaluate_policy(model, env_id, n_episodes, seed_base, env_kwargs, deterministic).set_index("strategy")
+    policy, random = rows.loc["CAASL"], rows.loc["Random"]
+    return {
+        "episodes": int(n_episodes),
+        "seed_base": int(seed_base),
+        "designs": str(policy["designs"]),
+        "score": float(policy["score"]),
+        "score_ci95": float(policy["score_ci95"]),
+        "random_score": float(random["score"]),
+        "random_score_ci95": float(random["score_ci95"]),
+        "gain": float(policy["gain"]),
+        "gain_ci95": float(policy["gain_ci95"]),
+    }

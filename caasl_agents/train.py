@@ -8,8 +8,11 @@ A run writes ``runs/<env>__<seed>__<time>/``:
 * ``checkpoints/``: ``model_<steps>_steps.zip`` every ``--checkpoint-freq`` steps, the latest
   replay buffer and ``latest.json``;
 * ``logs/session-<k>/``: ``progress.csv`` and TensorBoard events (one session per start/resume);
-* ``eval.csv``: the final paired evaluation against Random on held-out environments (evaluation
-  seeds disjoint from the training seeds), also printed as a table.
+* ``eval.csv``: the final paired evaluation against Random on held-out validation episodes (score
+  ``S(h_T)`` and gain over Random, :func:`~caasl_agents.evaluation.evaluate_policy`), also printed.
+
+Seeds (:mod:`caasl_gym.evaluation.seeds`): every training reset seed must lie in the train family and
+the evaluation episodes in the validation family, so neither overlaps the benchmarks' test episodes.
 
 Defaults follow the official CAASL configuration where practical (embedding 32, heads 128-128,
 gamma 0.9, actor lr 1e-3, N = 10 critics with their own encoders) and are otherwise sized for a
@@ -46,8 +49,10 @@ from caasl_agents.common.callbacks import (
 )
 from caasl_agents.common.cli import parse_config
 from caasl_agents.common.vec_env import make_vec_env
-from caasl_agents.evaluation import evaluate_against_random
+from caasl_agents.evaluation import evaluate_policy
 from caasl_agents.redq import REDQ
+from caasl_gym.evaluation.seeds import TRAIN, VALIDATION, check_in_family
+from caasl_gym.registration import domain_of
 
 RESUMABLE_OVERRIDES = frozenset(
     {"total_timesteps", "device", "progress_bar", "checkpoint_freq", "eval_episodes", "eval_deterministic",
@@ -88,8 +93,8 @@ class TrainConfig:
     """episodes between log dumps (0: once per round of n_envs episodes)"""
     eval_episodes: int = 100
     """held-out episodes of the final evaluation against Random (0: skip)"""
-    eval_seed: int = 1_000_000
-    """seed of the held-out environments; must not overlap the training seeds"""
+    eval_seed: int = VALIDATION.start
+    """seed of the first held-out episode (episodes eval_seed + i); must be validation seeds (1000000..9999999)"""
     eval_deterministic: bool = False
     """evaluate the deterministic policy (tanh of the mean) instead of sampled designs (official CAASL
     evaluates samples, which also did better in short runs)"""
@@ -169,7 +174,11 @@ class TrainConfig:
         """``value_transform`` with ``"auto"`` resolved from the env id."""
         if self.value_transform != "auto":
             return self.value_transform
-        return "log1p_standardize" if "sergio" in self.env.lower() else "standardize"
+        try:
+            sergio = domain_of(self.env.split(":")[-1]) == "sergio"
+        except ValueError:  # an id outside caasl_gym (e.g. the agents' toy task)
+            sergio = False
+        return "log1p_standardize" if sergio else "standardize"
 
     def policy_kwargs(self) -> dict[str, Any]:
         """``policy_kwargs`` of the :class:`~caasl_agents.redq.policies.TransformerPolicy`."""
@@ -248,15 +257,12 @@ def _resumed_config(run_dir: Path, cli: TrainConfig, given: set[str]) -> TrainCo
 
 
 def _check_seeds(cfg: TrainConfig, session: int) -> int:
-    """The reset seed of this session's training envs; raise if evaluation seeds could overlap."""
+    """The reset seed of this session's training envs; raise unless the training seeds so far are train
+    seeds and the evaluation episodes validation seeds (:mod:`caasl_gym.evaluation.seeds`)."""
     train_seed = cfg.seed + session * cfg.n_envs
-    train_range = range(cfg.seed, train_seed + cfg.n_envs)
+    check_in_family(range(cfg.seed, train_seed + cfg.n_envs), TRAIN, "training seeds (--seed)")
     eval_range = range(cfg.eval_seed, cfg.eval_seed + cfg.eval_episodes)
-    if cfg.eval_episodes and (eval_range.start < train_range.stop and train_range.start < eval_range.stop):
-        raise ValueError(
-            f"evaluation seeds {eval_range.start}..{eval_range.stop - 1} overlap the training seeds "
-            f"{train_range.start}..{train_range.stop - 1}; choose another --eval-seed"
-        )
+    check_in_family(eval_range, VALIDATION, "evaluation seeds (--eval-seed)")
     return train_seed
 
 
@@ -308,15 +314,11 @@ def train(cfg: TrainConfig, given: set[str] | None = None) -> Path:
     venv.close()
 
     if cfg.eval_episodes:
-        table = evaluate_against_random(
+        table = evaluate_policy(
             model, cfg.env, cfg.eval_episodes, cfg.eval_seed, cfg.env_kwargs, cfg.eval_deterministic
         )
         table.to_csv(run_dir / "eval.csv", index=False)
-        designs = "deterministic" if cfg.eval_deterministic else "sampled"
-        print(
-            f"\nHeld-out evaluation on {cfg.env} ({cfg.eval_episodes} episodes, seed {cfg.eval_seed}, "
-            f"{designs} designs):"
-        )
+        print(f"\nHeld-out evaluation on {cfg.env} (validation episodes {cfg.eval_seed}+i, score S(h_T), gain):")
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return run_dir
 

@@ -42,7 +42,8 @@ def test_export_writes_a_loadable_policy_with_its_sidecar(run_dir, tmp_path):
     assert sidecar == json.loads(json.dumps(record, default=float))
     assert sidecar["num_timesteps"] == 48 and sidecar["seed"] == 5 and sidecar["gradient_steps"] > 0
     assert sidecar["trained_on"] == TOY and sidecar["source"].endswith("model.zip")
-    assert sidecar["eval"]["episodes"] == 6 and np.isfinite(sidecar["eval"]["diff_vs_random"])
+    assert sidecar["eval"]["episodes"] == 6 and np.isfinite(sidecar["eval"]["gain"])
+    assert sidecar["eval"]["seed_base"] == 1_000_000 and sidecar["eval"]["designs"] == "sampled"
     assert len(sidecar["sha256"]) == 64 and sidecar["size_bytes"] == (tmp_path / "Toy-v0.zip").stat().st_size
     # the recorded command reproduces the run's configuration
     import shlex
@@ -73,11 +74,11 @@ def test_export_best_selects_on_validation_seeds(run_dir, tmp_path):
 
     steps, records = select_checkpoint(run_dir, episodes=4)
     assert [r["num_timesteps"] for r in records] == [24, 48]
-    best = max(records, key=lambda r: (r["diff_vs_random"], r["num_timesteps"]))
-    assert steps == best["num_timesteps"] and all(r["seed"] == 1_000_000 for r in records)
+    best = max(records, key=lambda r: (r["gain"], r["num_timesteps"]))
+    assert steps == best["num_timesteps"] and all(r["seed_base"] == 1_000_000 for r in records)
     record = export(run_dir, checkpoint="best", out=tmp_path, name="Toy-v0", eval_episodes=4)
     assert record["num_timesteps"] == steps and len(record["selection"]["checkpoints"]) == 2
-    assert record["eval"]["diff_vs_random"] == best["diff_vs_random"]
+    assert record["eval"]["gain"] == best["gain"]
     with pytest.raises(ValueError, match="checkpoint must be a step count, 'best' or None"):
         export(run_dir, checkpoint="latest", out=tmp_path, name="Toy-v0")
 

@@ -54,6 +54,7 @@ def test_train_end_to_end_then_resume(tmp_path, capsys):
     assert list((run_dir / "logs" / "session-0").glob("events.out.tfevents*"))
     table = pd.read_csv(run_dir / "eval.csv")
     assert table["strategy"].tolist() == ["CAASL", "Random"] and (table["episodes"] == 8).all()
+    assert (table["seed_base"] == 1_000_000).all() and table["gain"].notna().tolist() == [True, False]
     assert "Held-out evaluation" in capsys.readouterr().out
 
     # resume: continue from the 48-step checkpoint and its replay buffer up to 72 steps
@@ -81,7 +82,8 @@ def test_train_end_to_end_then_resume(tmp_path, capsys):
         (["--n-critics", "2", "--critic-subset-size", "3"], ValueError),
         (["--total-timesteps", "0"], ValueError),
         (["--embed-dim", "10", "--n-heads", "4"], ValueError),
-        (["--eval-seed", "2"], ValueError),  # overlaps the training seeds 0..3
+        (["--eval-seed", "2"], ValueError),  # not a validation seed (it overlaps the training seeds 0..3)
+        (["--eval-seed", "10000000"], ValueError),  # a test seed
         (["--env-kwargs", '{"no_such_kwarg": 1}'], TypeError),
     ],
 )
@@ -111,4 +113,4 @@ def test_real_environment_id(tmp_path):
     run_dir = main(["--env", caasl_gym.BASE_IDS[0], "--env-kwargs", json.dumps(env_kwargs),
                     "--total-timesteps", "32", "--run-root", str(tmp_path), *TINY])  # fmt: skip
     table = pd.read_csv(run_dir / "eval.csv")
-    assert {"mean_final_score", "diff_vs_random"} <= set(table.columns)
+    assert {"score", "score_ci95", "gain", "gain_ci95", "design_seconds"} <= set(table.columns)

@@ -1,60 +1,37 @@
+"""python -m benchmarks.evaluate: the thin CLI over caasl_gym.evaluation (strategies by name, tables, --score)."""
+
 import numpy as np
+import pandas as pd
 import pytest
 
-from benchmarks.evaluate import evaluate, final_table, summarize
-from benchmarks.strategies import ObservationalStrategy, RandomStrategy
+from benchmarks.evaluate import final_table, make_strategies, run
+from caasl_gym.evaluation import summarize
 
 SMALL = dict(num_nodes=4, n_initial=6, budget=3)
 
 
-@pytest.fixture(scope="module")
-def episodes():
-    return evaluate(["CausalLinear-v0"], [RandomStrategy(), ObservationalStrategy()], n_envs=3, env_kwargs=SMALL)
-
-
-def test_paired_episodes(episodes):
+def test_run_is_paired_and_the_table_reports_score_and_gain():
+    episodes = run(["CausalLinear-v0"], ["Random", "Observational"], n_envs=3, env_kwargs=SMALL)
     assert len(episodes) == 2 * 3 * (SMALL["budget"] + 1)
     t0 = episodes[episodes.t == 0].pivot(index="episode", columns="strategy", values="score")
-    # every strategy starts from the same hidden model and initial data
-    np.testing.assert_allclose(t0["Random"], t0["Observational"])
-    later = episodes[episodes.t == SMALL["budget"]].pivot(index="episode", columns="strategy", values="score")
-    assert not np.allclose(later["Random"], later["Observational"])
-
-
-def test_reproducible(episodes):
-    again = evaluate(["CausalLinear-v0"], [RandomStrategy(), ObservationalStrategy()], n_envs=3, env_kwargs=SMALL)
-    np.testing.assert_allclose(again.score, episodes.score)
-
-
-def test_summary_and_table(episodes):
-    summary = summarize(episodes)
-    assert set(summary.strategy) == {"Random", "Observational"}
-    obs_last = summary[(summary.strategy == "Observational") & (summary.t == SMALL["budget"])].iloc[0]
-    assert np.isfinite(obs_last.score_ci95) and np.isfinite(obs_last.score_minus_random)
-    table = final_table(summary)
+    np.testing.assert_allclose(t0["Random"], t0["Observational"])  # same hidden models and initial data
+    assert np.isfinite(episodes[["expected_shd", "edge_f1"]].to_numpy()).all()
+    table = final_table(summarize(episodes))
     assert list(table.strategy) == ["Random", "Observational"] and (table["T"] == SMALL["budget"]).all()
+    assert table["gain vs Random (paired)"].tolist()[0] == "" and table["gain vs Random (paired)"][1][0] in "+-"
+    assert {"score S(h_T)", "E[SHD]", "AUPRC", "edge F1", "s / design"} <= set(table.columns)
 
 
-def test_caasl_strategy_from_a_saved_policy_is_paired_and_reproducible(tmp_path):
-    import torch as th
-
-    from benchmarks.evaluate import make_strategies
+def test_caasl_strategy_from_a_saved_policy_is_paired_and_reproducible(tmp_path, one_torch_thread):
     from caasl_agents import REDQ, make_vec_env
 
-    threads = th.get_num_threads()
-    th.set_num_threads(1)
-    try:
-        env = make_vec_env("CausalLinear-v0", 2, seed=0, env_kwargs=SMALL)
-        kwargs = dict(features_extractor_kwargs=dict(features_dim=8, n_layers=1, n_heads=2), n_critics=2)
-        REDQ("TransformerPolicy", env, buffer_size=50, seed=0, device="cpu", policy_kwargs=kwargs).save(
-            tmp_path / "p.zip"
-        )
-        names = [f"CAASL:{tmp_path / 'p.zip'}", "Random"]
-        sampled = evaluate(["CausalLinear-v0"], make_strategies(names), n_envs=3, env_kwargs=SMALL)
-        again = evaluate(["CausalLinear-v0"], make_strategies(names), n_envs=3, env_kwargs=SMALL)
-        mean = evaluate(["CausalLinear-v0"], make_strategies(names, deterministic=True), n_envs=3, env_kwargs=SMALL)
-    finally:
-        th.set_num_threads(threads)
+    env = make_vec_env("CausalLinear-v0", 2, seed=0, env_kwargs=SMALL)
+    kwargs = dict(features_extractor_kwargs=dict(features_dim=8, n_layers=1, n_heads=2), n_critics=2)
+    REDQ("TransformerPolicy", env, buffer_size=50, seed=0, device="cpu", policy_kwargs=kwargs).save(tmp_path / "p.zip")
+    names = [f"CAASL:{tmp_path / 'p.zip'}", "Random"]
+    sampled = run(["CausalLinear-v0"], names, n_envs=3, env_kwargs=SMALL)
+    again = run(["CausalLinear-v0"], names, n_envs=3, env_kwargs=SMALL)
+    mean = run(["CausalLinear-v0"], names, n_envs=3, env_kwargs=SMALL, deterministic=True)
     np.testing.assert_array_equal(sampled.score, again.score)  # sampled designs come from the episode's rng
     caasl = sampled[sampled.strategy == "CAASL"]
     assert not np.allclose(caasl.score, mean[mean.strategy == "CAASL"].score)
@@ -62,6 +39,8 @@ def test_caasl_strategy_from_a_saved_policy_is_paired_and_reproducible(tmp_path)
     np.testing.assert_allclose(t0["CAASL"], t0["Random"])
     with pytest.raises(ValueError, match="unknown strategy 'Greedy'; valid: Random, Observational, CAASL"):
         make_strategies(["Greedy"])
+    with pytest.raises(ValueError, match="CAASL needs an environment id"):
+        make_strategies(["CAASL"])
 
 
 def test_score_exact_rescores_the_same_designs_and_skips_large_d(tmp_path, monkeypatch, capsys):
@@ -76,8 +55,8 @@ def test_score_exact_rescores_the_same_designs_and_skips_large_d(tmp_path, monke
     assert "`exact` posterior" in (tmp_path / "exact" / "summary.md").read_text()
     # observations do not depend on the reward model, so the exact scores are those of the designs' histories
     kwargs = {"n_initial": 6, "budget": 2, "reward_model": "exact"}
-    exact = evaluate(["CausalLinear-v0"], [RandomStrategy()], n_envs=2, env_kwargs=kwargs)
-    saved = __import__("pandas").read_csv(tmp_path / "exact" / "episodes.csv")
+    exact = run(["CausalLinear-v0"], ["Random"], n_envs=2, env_kwargs=kwargs)
+    saved = pd.read_csv(tmp_path / "exact" / "episodes.csv")
     np.testing.assert_allclose(saved[saved.strategy == "Random"].score, exact.score)
 
 

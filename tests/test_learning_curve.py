@@ -24,9 +24,9 @@ def test_checkpoints_are_listed_by_steps(run_dir, tmp_path):
 def test_curve_is_paired_and_plotted(run_dir, tmp_path):
     df = curve(run_dir, n_episodes=5, every=2)
     assert df.env_steps.tolist() == [16, 48] and (df.seed == 2).all()  # every 2nd checkpoint, and always the last
-    assert df.random_return.nunique() == 1  # the same Random episodes for every checkpoint
-    assert np.isfinite(df[["caasl_return", "diff_vs_random", "diff_ci95"]].to_numpy()).all()
-    np.testing.assert_allclose(df.caasl_return - df.random_return, df.diff_vs_random)
+    assert df.random_score.nunique() == 1  # the same Random episodes for every checkpoint
+    assert np.isfinite(df[["score", "gain", "gain_ci95"]].to_numpy()).all()
+    np.testing.assert_allclose(df.score - df.random_score, df.gain)  # the gain is paired: S(h_T) - S_Random(h_T)
     assert df.gradient_steps.tolist()[0] == 0 and df.gradient_steps.tolist()[-1] > 0  # learning starts at 16
     pytest.importorskip("matplotlib")
     assert plot(df, tmp_path / "curve.png").stat().st_size > 0

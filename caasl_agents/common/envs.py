@@ -25,7 +25,8 @@ class ToyDesignEnv(gym.Env):
     time the variable is targeted and ``-0.5`` afterwards. So the optimal return is ``d`` (target all
     variables at value ±1 once, then nothing), a random policy earns about ``0.1·d`` at
     ``budget = 3``, and doing well needs the intervention history (channel 1). Episodes terminate
-    after exactly ``budget`` steps.
+    after exactly ``budget`` steps. ``info["score"]`` is the reward collected so far, so rewards are
+    score increments as in ``caasl_gym`` (``S(h_0) = 0``).
 
     :param num_nodes: number of variables ``d``
     :param n_initial: observational rows at reset
@@ -43,7 +44,7 @@ class ToyDesignEnv(gym.Env):
         self.action_space = spaces.Box(-1.0, 1.0, (num_nodes, 2), np.float32)
         self._history = np.zeros((n_rows, num_nodes, 3), np.float32)
         self._tried = np.zeros(num_nodes, bool)
-        self._t = 0
+        self._t, self._score = 0, 0.0
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
@@ -51,7 +52,7 @@ class ToyDesignEnv(gym.Env):
         self._history[: self.n_initial, :, 0] = self.np_random.normal(size=(self.n_initial, self.num_nodes))
         self._history[: self.n_initial, :, 2] = 1.0
         self._tried[:] = False
-        self._t = 0
+        self._t, self._score = 0, 0.0
         return self._history.copy(), {"score": 0.0}
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
@@ -64,7 +65,8 @@ class ToyDesignEnv(gym.Env):
         self._history[row, :, 1] = targets
         self._history[row, :, 2] = 1.0
         self._t += 1
-        return self._history.copy(), reward, self._t >= self.budget, False, {"score": 0.0}
+        self._score += reward
+        return self._history.copy(), reward, self._t >= self.budget, False, {"score": self._score}
 
 
 if TOY_ENV_ID not in gym.registry:

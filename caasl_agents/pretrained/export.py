@@ -8,9 +8,12 @@ Copies the run's ``model.zip`` (or ``checkpoints/model_<steps>_steps.zip``) to `
 writes the sidecar ``<name>.json``: the training command that reproduces the shipped model (from the
 run's ``config.json``, with ``--total-timesteps`` set to the exported step count), seed, environment
 steps, gradient steps, wall time (summed over the run's sessions), hardware, the reward model trained
-against, a paired evaluation against Random on the run's validation seeds (``eval_seed + i``, disjoint
-from the training seeds and from the benchmarks' test seeds) and the zip's sha256, which
-:func:`~caasl_agents.pretrained.load_pretrained` verifies.
+against, the score ``S(h_T)`` and paired gain over Random on the run's validation episodes
+(``eval_seed + i``, :func:`~caasl_agents.evaluation.policy_record`; disjoint from the training seeds and
+from the benchmarks' test seeds) and the zip's sha256, which
+:func:`~caasl_agents.pretrained.load_pretrained` verifies. Sidecars exported before the evaluation
+engine record ``mean_return`` / ``diff_vs_random`` instead (:func:`~caasl_agents.evaluation.gain_of`
+reads both).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import pandas as pd
 import torch as th
 
 from caasl_agents.common.cli import format_command
-from caasl_agents.evaluation import evaluate_against_random
+from caasl_agents.evaluation import policy_record
 from caasl_agents.pretrained import PACKAGE_DIR
 from caasl_agents.redq import REDQ
 from caasl_agents.train import TrainConfig
@@ -51,25 +54,9 @@ def checkpoints(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
     return sorted(found.items())
 
 
-def paired_returns(model: REDQ, env_id: str, env_kwargs: dict[str, Any], episodes: int, seed: int) -> dict[str, Any]:
-    """Returns of ``model`` (sampled designs) and Random on environments ``seed + i``, with the paired gain."""
-    row = evaluate_against_random(model, env_id, episodes, seed, env_kwargs).set_index("strategy")
-    return {
-        "episodes": episodes,
-        "seed": seed,
-        "designs": "sampled",
-        "mean_return": row.loc["CAASL", "mean_return"],
-        "ci95_return": row.loc["CAASL", "ci95_return"],
-        "random_mean_return": row.loc["Random", "mean_return"],
-        "random_ci95_return": row.loc["Random", "ci95_return"],
-        "diff_vs_random": row.loc["CAASL", "diff_vs_random"],
-        "ci95_diff": row.loc["CAASL", "ci95_diff"],
-    }
-
-
 def _validation(model: REDQ, cfg: TrainConfig, episodes: int) -> dict[str, Any]:
-    """:func:`paired_returns` on the run's held-out validation seeds ``cfg.eval_seed + i``."""
-    return paired_returns(model, cfg.env, cfg.env_kwargs, episodes, cfg.eval_seed)
+    """:func:`~caasl_agents.evaluation.policy_record` (sampled designs) on the run's validation episodes."""
+    return policy_record(model, cfg.env, episodes, cfg.eval_seed, cfg.env_kwargs)
 
 
 def select_checkpoint(run_dir: str | os.PathLike, episodes: int = 100) -> tuple[int, list[dict[str, Any]]]:
@@ -86,8 +73,8 @@ def select_checkpoint(run_dir: str | os.PathLike, episodes: int = 100) -> tuple[
     for steps, path in checkpoints(run_dir):
         record = _validation(REDQ.load(path, device="cpu"), cfg, episodes)
         records.append({"num_timesteps": steps, **record})
-        print(f"checkpoint {steps}: {record['diff_vs_random']:+.3f} ± {record['ci95_diff']:.3f} vs Random")
-    best = max(records, key=lambda r: (r["diff_vs_random"], r["num_timesteps"]))
+        print(f"checkpoint {steps}: gain {record['gain']:+.3f} ± {record['gain_ci95']:.3f} over Random")
+    best = max(records, key=lambda r: (r["gain"], r["num_timesteps"]))
     return int(best["num_timesteps"]), records
 
 

@@ -12,6 +12,8 @@ actor has no weight that depends on either, so :func:`predict_any_d` calls it di
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch as th
 from stable_baselines3.common.base_class import BaseAlgorithm
@@ -22,7 +24,7 @@ def predict_any_d(
     model: BaseAlgorithm | BasePolicy,
     observation: np.ndarray,
     deterministic: bool = True,
-    rng: np.random.Generator | None = None,
+    rng: np.random.Generator | Sequence[np.random.Generator] | None = None,
 ) -> np.ndarray:
     """Actions of a per-variable policy for histories of any ``N`` and ``d``.
 
@@ -32,7 +34,9 @@ def predict_any_d(
     :param deterministic: the tanh of the Gaussian mean (True) or a sample
     :param rng: generator of the sample's Gaussian noise when ``deterministic=False`` (the action is
         ``tanh(mean + std * eps)`` with ``eps ~ rng.standard_normal``), so sampled designs are
-        reproducible; ``None`` samples with torch's global generator, as SB3's ``predict`` does
+        reproducible; or one generator per history of a batch (copy ``b``'s noise, ``(d·k,)``, from
+        ``rng[b]``, so a batch gives the designs of its histories one by one); ``None`` samples with
+        torch's global generator, as SB3's ``predict`` does
     :return: actions ``(d, k)`` or ``(B, d, k)`` in the action box ``[-1, 1]`` (``k`` = the training
         action space's last axis)
     """
@@ -52,7 +56,13 @@ def predict_any_d(
             actions = policy._predict(obs_t, deterministic=deterministic)
         else:
             mean, log_std, _ = policy.actor.get_action_dist_params(obs_t)  # (B, d·k) each
-            eps = th.as_tensor(rng.standard_normal(mean.shape), dtype=mean.dtype, device=mean.device)
+            if isinstance(rng, np.random.Generator):
+                noise = rng.standard_normal(mean.shape)
+            elif len(rng) == mean.shape[0]:
+                noise = np.stack([r.standard_normal(mean.shape[1:]) for r in rng])
+            else:
+                raise ValueError(f"rng: one generator, or one per history ({mean.shape[0]}), got {len(rng)}")
+            eps = th.as_tensor(noise, dtype=mean.dtype, device=mean.device)
             actions = th.tanh(mean + log_std.exp() * eps)
     actions = actions.reshape(obs.shape[0], obs.shape[2], width).cpu().numpy()
     return actions[0] if single else actions

@@ -1,0 +1,52 @@
+"""One evaluation engine: design strategies, the batched rollout, paired statistics and seed families.
+
+::
+
+    from caasl_gym.evaluation import TEST, ObservationalStrategy, RandomStrategy, evaluate, final, summarize
+
+    episodes = evaluate("CausalLinear-v0", [RandomStrategy(), ObservationalStrategy()], 100, TEST.start,
+                        metrics=True)            # one row per (strategy, episode, t): score S(h_t), ...
+    table = final(summarize(episodes))           # score and gain S(h_T) - S_Random(h_T) at t = T, 95% CIs
+
+A trained ``caasl_agents`` policy plugs in as ``caasl_agents.evaluation.PolicyStrategy``. This package
+never imports ``caasl_agents`` or ``benchmarks``.
+"""
+
+from caasl_gym.evaluation.rollout import DEFAULT_CHUNK, METRICS, Rollout, evaluate, rollout
+from caasl_gym.evaluation.seeds import (
+    FAMILIES,
+    STRATEGY_SEED,
+    TEST,
+    TRAIN,
+    VALIDATION,
+    SeedFamily,
+    check_in_family,
+    family_of,
+    strategy_rngs,
+)
+from caasl_gym.evaluation.stats import final, mean_ci95, paired_difference, summarize
+from caasl_gym.evaluation.strategies import ObservationalStrategy, RandomStrategy, Strategy
+
+__all__ = [
+    "DEFAULT_CHUNK",
+    "FAMILIES",
+    "METRICS",
+    "STRATEGY_SEED",
+    "TEST",
+    "TRAIN",
+    "VALIDATION",
+    "ObservationalStrategy",
+    "RandomStrategy",
+    "Rollout",
+    "SeedFamily",
+    "Strategy",
+    "check_in_family",
+    "evaluate",
+    "family_of",
+    "final",
+    "mean_ci95",
+    "paired_difference",
+    "rollout",
+    "strategy_rngs",
+    "summarize",
+]

@@ -1,0 +1,61 @@
+"""Design strategies: what proposes the next experiment from the history alone.
+
+A strategy has a ``name`` and a batched ``act(obs, rngs) -> actions``: ``obs`` ``(B, N, d, 3)`` holds
+``B`` histories (channel 0 the values, 1 the intervention indicator, 2 one for filled rows), and the
+actions ``(B, d, 2)`` in ``[-1, 1]`` mark variable ``i`` of copy ``b`` as a target iff
+``actions[b, i, 0] > 0``, with value ``actions[b, i, 1]``. ``rngs[b]`` is episode ``b``'s own generator
+(:func:`~caasl_gym.evaluation.seeds.strategy_rngs`): copy ``b`` draws only from it, so a strategy gives
+the same designs whether its episodes run one by one or in a batch. A strategy never sees the hidden
+model; one that needs the environment's configuration (a prior, the value scale) takes it when it is
+built. Slow strategies (a posterior per step) may loop over ``b``; the rollout reports wall time per
+design. Adding one::
+
+    class RoundRobin:
+        name = "RoundRobin"
+
+        def act(self, obs, rngs):
+            B, _, d, _ = obs.shape
+            t = int(obs[0, :, 0, 2].sum())  # rows filled so far (the same in every copy)
+            action = -np.ones((B, d, 2), np.float32)
+            action[:, t % d] = (1.0, 0.0)
+            return action
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    """What :func:`~caasl_gym.evaluation.rollout.rollout` needs from a design strategy."""
+
+    name: str
+
+    def act(self, obs: np.ndarray, rngs: Sequence[np.random.Generator]) -> np.ndarray:
+        """Actions ``(B, d, 2)`` for the histories ``obs`` ``(B, N, d, 3)``; copy ``b`` draws from ``rngs[b]``."""
+        ...
+
+
+class RandomStrategy:
+    """Uniform over the action box: each variable is a target w.p. 1/2 with a value ~ U(-1, 1)."""
+
+    name = "Random"
+
+    def act(self, obs: np.ndarray, rngs: Sequence[np.random.Generator]) -> np.ndarray:
+        d = obs.shape[2]
+        return np.stack([rng.uniform(-1.0, 1.0, size=(d, 2)) for rng in rngs]).astype(np.float32)
+
+
+class ObservationalStrategy:
+    """No intervention: every step draws wild-type / observational samples."""
+
+    name = "Observational"
+
+    def act(self, obs: np.ndarray, rngs: Sequence[np.random.Generator]) -> np.ndarray:
+        action = np.zeros((obs.shape[0], obs.shape[2], 2), dtype=np.float32)
+        action[..., 0] = -1.0
+        return action
