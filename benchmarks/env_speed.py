@@ -24,7 +24,6 @@ from benchmarks._common import write_results
 from caasl_gym.registration import BASE_IDS, domain_of
 
 
-
 def _cores(env, mode: str) -> list:
     if mode == "sync":
         return [e.unwrapped._core for e in env.envs]

@@ -31,10 +31,10 @@ import numpy as np
 import pandas as pd
 
 from benchmarks._common import RESULTS_DIR, write_results
-from caasl_gym.reward import load_reward_model
 from caasl_gym.registration import ENTRIES, config_for
-from caasl_gym.reward.exact import approximation_reasons
+from caasl_gym.reward import load_reward_model
 from caasl_gym.reward.evaluation import graph_metrics, heldout_histories
+from caasl_gym.reward.exact import approximation_reasons
 
 BENCH_SEED = 4_000_001
 """Entropy of the benchmark's held-out datasets (held-out family, disjoint from training)."""

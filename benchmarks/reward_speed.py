@@ -24,8 +24,8 @@ import pandas as pd
 import torch
 
 from benchmarks._common import write_results
-from caasl_gym.reward import EdgePosteriorNet, ModelConfig, RewardModel, load_reward_model
 from caasl_gym.envs.linear import CausalLinearConfig
+from caasl_gym.reward import EdgePosteriorNet, ModelConfig, RewardModel, load_reward_model
 from caasl_gym.reward.data import simulate_histories
 
 SIZES = [(32, 2, 2), (32, 2, 1), (48, 3, 3), (64, 4, 4)]

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
+from caasl_gym import register_reward_model
 from caasl_gym.envs import CausalDesignEnv, CausalDesignVectorEnv, DesignConfig, DomainEntry
 from caasl_gym.envs.config import check_real
 from caasl_gym.registration import config_for, domain_of, register_domain, training_id
@@ -34,7 +35,7 @@ class ToyConfig(DesignConfig):
 
     domain: ClassVar[str] = "toy"
 
-    reward_model: Any = HalfEverywhere()
+    reward_model: Any = "half-everywhere"  # registered by the fixture below
     noise_std: float = 1.0
 
     def __post_init__(self) -> None:
@@ -81,6 +82,7 @@ ENTRY = DomainEntry(ToyDomain, ToyEnv, ToyVectorEnv, ids={"Toy-v0": {}, "Toy-OOD
 
 @pytest.fixture(scope="module", autouse=True)
 def _registered():
+    register_reward_model("half-everywhere", HalfEverywhere(), replace=True)
     register_domain(ENTRY)
     register_domain(ENTRY)  # idempotent
 
@@ -90,10 +92,10 @@ def test_toy_domain_registers_and_runs():
     assert config_for("Toy-OOD-Noisy-v0").noise_std == 3.0
     env = gym.make("Toy-v0", num_nodes=3, n_initial=4, budget=2)
     check_env(env.unwrapped, skip_render_check=True)
-    obs, info = env.reset(seed=0)
+    env.reset(seed=0)
     action = -np.ones((3, 2), np.float32)
     action[1] = (1.0, 0.25)
-    obs, reward, terminated, _, _ = env.step(action)
+    obs, reward, *_ = env.step(action)
     assert obs[4, 1, 0] == 0.5 and obs[4, 1, 1] == 1.0 and reward == 0.0  # value 2 * 0.25, clamped
     vec = gym.make_vec("Toy-v0", num_envs=2, vectorization_mode="vector_entry_point", num_nodes=3, budget=1)
     vobs, _ = vec.reset(seed=0)

@@ -25,8 +25,8 @@ from typing import Any
 import torch as th
 
 import caasl_gym
-from caasl_gym.registration import training_id
 from caasl_agents.redq import REDQ
+from caasl_gym.registration import training_id
 
 PACKAGE_DIR = Path(str(resources.files(__name__)))
 """The package-data folder holding the shipped policies."""

@@ -8,8 +8,8 @@ import gymnasium as gym
 import numpy as np
 
 from caasl_gym.envs.config import build_config
-from caasl_gym.envs.domain import Domain
 from caasl_gym.envs.core import DesignCore, action_space, as_action_array, observation_space
+from caasl_gym.envs.domain import Domain
 from caasl_gym.rendering import RENDER_MODES, render_ansi, render_rgb_array
 
 

@@ -27,7 +27,9 @@ def check_integer(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
-def check_real(name: str, value: Any, *, positive: bool = False, unit: bool = False, bound: float | None = None) -> float:
+def check_real(
+    name: str, value: Any, *, positive: bool = False, unit: bool = False, bound: float | None = None
+) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     if positive and not value > 0:

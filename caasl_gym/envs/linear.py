@@ -81,7 +81,13 @@ class LinearDomain:
         c = self.config
         return [
             sample_linear_params(
-                g, 1, c.num_nodes, graph=c.graph, edges_per_node=c.edges_per_node, weight_mean=c.weight_mean, noise=c.noise
+                g,
+                1,
+                c.num_nodes,
+                graph=c.graph,
+                edges_per_node=c.edges_per_node,
+                weight_mean=c.weight_mean,
+                noise=c.noise,
             )
             for g in rngs
         ]
@@ -138,7 +144,6 @@ class LinearDomain:
             intervention=pick(rng, ("do", "shift"), (0.6, 0.4)),
         )
         return config, np.where(rng.random(size) < 0.25, rng.uniform(1.0, 4.0, size), 1.0)
-
 
 
 class CausalLinearEnv(CausalDesignEnv):

@@ -98,7 +98,6 @@ class SergioDomain:
         return config, None
 
 
-
 class SergioKnockoutEnv(CausalDesignEnv):
     """Choose gene knockouts in a hidden gene regulatory network to learn its graph.
 

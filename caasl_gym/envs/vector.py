@@ -167,4 +167,3 @@ class CausalDesignVectorEnv(VectorEnv):
 
     def _info(self) -> dict[str, Any]:
         return {"score": self._core.score.copy(), "_score": np.ones(self.num_envs, dtype=bool)}
-
