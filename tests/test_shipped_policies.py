@@ -13,6 +13,7 @@ from caasl_agents.common.cli import parse_config
 from caasl_agents.evaluation import gain_of
 from caasl_agents.pretrained import PACKAGE_DIR, pretrained_info
 from caasl_agents.train import TrainConfig
+from caasl_gym.registration import training_id
 
 SHIPPED = available_pretrained()
 
@@ -35,7 +36,7 @@ def test_sidecar_matches_the_file_and_its_command_parses(env_id):
 @pytest.mark.parametrize("env_id", caasl_gym.ALL_IDS)
 def test_shipped_policy_designs_for_every_id(env_id):
     """Every registered id, in or out of distribution, gets valid designs from its prior's policy."""
-    base = "SergioKnockout-v0" if env_id.startswith("Sergio") else "CausalLinear-v0"
+    base = training_id(env_id)
     model = load_pretrained(base)
     env = gym.make(env_id, reward_model="linear-small") if base == "CausalLinear-v0" else gym.make(env_id)
     obs, _ = env.reset(seed=0)
