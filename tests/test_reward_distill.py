@@ -12,7 +12,8 @@ from caasl_gym.reward.inputs import encode_histories, log_scale
 from caasl_gym.reward.loading import RewardModel
 from caasl_gym.reward.model import EdgePosteriorNet, ModelConfig
 from caasl_gym.reward.teacher import TEACHER_SEED, TeacherPrior, make_shard, shard_path, write_shards
-from caasl_gym.reward.train import HistoryStream, warm_start
+from caasl_gym.reward.training.loop import warm_start
+from caasl_gym.reward.training.stream import HistoryStream
 
 SMALL = TeacherPrior(d_choices=(4,), d_weights=(1.0,), n_obs_range=(10, 12), n_int_max=3, tokens=400)
 
@@ -94,7 +95,7 @@ def test_teacher_prior_rejects_sizes_the_exact_posterior_cannot_label() -> None:
         TeacherPrior(d_choices=(20,), d_weights=(1.0,))
 
 
-def test_cli_distils_from_teacher_shards_with_a_warm_start(tmp_path) -> None:
+def test_cli_distils_from_teacher_shards_with_a_warm_start(tmp_path, one_torch_thread) -> None:
     from caasl_gym.reward.train import run
 
     write_shards(tmp_path / "teacher", TEACHER_SEED, range(2), SMALL, progress=False)

@@ -41,9 +41,9 @@ class ModelConfig:
     """
 
     domain: str = "linear"
-    dim: int = 64
-    layers: int = 4
-    heads: int = 4
+    dim: int = 32
+    layers: int = 2
+    heads: int = 2
     ffn_mult: int = 2
     scale_channel: bool = False
 
