@@ -2,7 +2,7 @@
 
 :class:`PolicyStrategy` runs an SB3 model (any ``d``, through
 :func:`~caasl_agents.redq.predict.predict_any_d`) behind the engine's batched strategy protocol.
-:func:`evaluate_policy` is the evaluation of the training CLI, of checkpoint selection in
+:func:`policy_record` is the evaluation of the training CLI, of checkpoint selection in
 :mod:`caasl_agents.pretrained.export` and of ``benchmarks.learning_curve``: the same episodes and
 numbers as ``benchmarks.evaluate`` for the same seeds.
 
@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from caasl_agents.redq.predict import predict_any_d
@@ -54,14 +53,14 @@ class PolicyStrategy:
         return np.stack([predict_any_d(self.model, o, self.deterministic, rng) for o, rng in zip(obs, rngs)])
 
 
-def evaluate_policy(
+def policy_record(
     model: BaseAlgorithm,
     env_id: str,
     n_episodes: int = 100,
     seed_base: int = VALIDATION.start,
     env_kwargs: dict[str, Any] | None = None,
     deterministic: bool = False,
-) -> pd.DataFrame:
+) -> dict[str, Any]:
     """Score and paired gain over Random of ``model`` on the episodes ``seed_base + i`` at the final step.
 
     :param model: a trained model whose actor accepts the env's observations (any ``d``)
@@ -72,16 +71,26 @@ def evaluate_policy(
     :param env_kwargs: env kwargs
     :param deterministic: deterministic designs (tanh of the mean) instead of samples (the official
         CAASL evaluation samples)
-    :return: rows ``CAASL`` and ``Random`` with ``episodes``, ``seed_base``, ``designs``, ``score`` and
-        ``score_ci95`` (``S(h_T)``), ``gain`` and ``gain_ci95`` (``S(h_T) - S_Random(h_T)``, NaN for
-        Random) and ``design_seconds``
+    :return: one flat record (the train CLI's ``eval.csv`` row, the sidecars' ``eval``, a learning-curve
+        point): ``episodes, seed_base, designs``, the policy's ``score`` and ``score_ci95`` (``S(h_T)``),
+        ``random_score`` and ``random_score_ci95``, ``gain`` and ``gain_ci95`` (``S(h_T) - S_Random(h_T)``)
+        and the policy's ``design_seconds``
     """
     strategies = [PolicyStrategy(model, deterministic), RandomStrategy()]
-    table = final(summarize(evaluate(env_id, strategies, n_episodes, seed_base, env_kwargs)))
-    table.insert(2, "seed_base", seed_base)
-    table.insert(3, "designs", "deterministic" if deterministic else "sampled")
-    columns = ["strategy", "n", "seed_base", "designs", "score", "score_ci95", "gain", "gain_ci95"]
-    return table[[*columns, "design_seconds"]].rename(columns={"n": "episodes"})
+    rows = final(summarize(evaluate(env_id, strategies, n_episodes, seed_base, env_kwargs))).set_index("strategy")
+    policy, random = rows.loc["CAASL"], rows.loc["Random"]
+    return {
+        "episodes": int(n_episodes),
+        "seed_base": int(seed_base),
+        "designs": "deterministic" if deterministic else "sampled",
+        "score": float(policy["score"]),
+        "score_ci95": float(policy["score_ci95"]),
+        "random_score": float(random["score"]),
+        "random_score_ci95": float(random["score_ci95"]),
+        "gain": float(policy["gain"]),
+        "gain_ci95": float(policy["gain_ci95"]),
+        "design_seconds": float(policy["design_seconds"]),
+    }
 
 
 def gain_of(record: dict[str, Any]) -> tuple[float, float]:
@@ -90,28 +99,3 @@ def gain_of(record: dict[str, Any]) -> tuple[float, float]:
     if "gain" in record:
         return float(record["gain"]), float(record["gain_ci95"])
     return float(record["diff_vs_random"]), float(record["ci95_diff"])
-
-
-def policy_record(
-    model: BaseAlgorithm,
-    env_id: str,
-    n_episodes: int,
-    seed_base: int,
-    env_kwargs: dict[str, Any] | None = None,
-    deterministic: bool = False,
-) -> dict[str, Any]:
-    """:func:`evaluate_policy` as one flat record (the sidecars' ``eval`` and the learning curves' rows):
-    ``episodes, seed_base, designs, score, score_ci95, random_score, random_score_ci95, gain, gain_ci95``."""
-    rows = evaluate_policy(model, env_id, n_episodes, seed_base, env_kwargs, deterministic).set_index("strategy")
-    policy, random = rows.loc["CAASL"], rows.loc["Random"]
-    return {
-        "episodes": int(n_episodes),
-        "seed_base": int(seed_base),
-        "designs": str(policy["designs"]),
-        "score": float(policy["score"]),
-        "score_ci95": float(policy["score_ci95"]),
-        "random_score": float(random["score"]),
-        "random_score_ci95": float(random["score_ci95"]),
-        "gain": float(policy["gain"]),
-        "gain_ci95": float(policy["gain_ci95"]),
-    }

@@ -8,8 +8,8 @@ A run writes ``runs/<env>__<seed>__<time>/``:
 * ``checkpoints/``: ``model_<steps>_steps.zip`` every ``--checkpoint-freq`` steps, the latest
   replay buffer and ``latest.json``;
 * ``logs/session-<k>/``: ``progress.csv`` and TensorBoard events (one session per start/resume);
-* ``eval.csv``: the final paired evaluation against Random on held-out validation episodes (score
-  ``S(h_T)`` and gain over Random, :func:`~caasl_agents.evaluation.evaluate_policy`), also printed.
+* ``eval.csv``: the final paired evaluation against Random on held-out validation episodes (one row:
+  scores ``S(h_T)`` and the gain over Random, :func:`~caasl_agents.evaluation.policy_record`), also printed.
 
 Seeds (:mod:`caasl_gym.evaluation.seeds`): every training reset seed must lie in the train family and
 the evaluation episodes in the validation family, so neither overlaps the benchmarks' test episodes.
@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import pandas as pd
 import torch as th
 from stable_baselines3.common.logger import configure
 
@@ -49,7 +50,7 @@ from caasl_agents.common.callbacks import (
 )
 from caasl_agents.common.cli import parse_config
 from caasl_agents.common.vec_env import make_vec_env
-from caasl_agents.evaluation import evaluate_policy
+from caasl_agents.evaluation import policy_record
 from caasl_agents.redq import REDQ
 from caasl_gym.evaluation.seeds import TRAIN, VALIDATION, check_in_family
 from caasl_gym.registration import domain_of
@@ -314,9 +315,8 @@ def train(cfg: TrainConfig, given: set[str] | None = None) -> Path:
     venv.close()
 
     if cfg.eval_episodes:
-        table = evaluate_policy(
-            model, cfg.env, cfg.eval_episodes, cfg.eval_seed, cfg.env_kwargs, cfg.eval_deterministic
-        )
+        args = (cfg.eval_episodes, cfg.eval_seed, cfg.env_kwargs, cfg.eval_deterministic)
+        table = pd.DataFrame([policy_record(model, cfg.env, *args)])
         table.to_csv(run_dir / "eval.csv", index=False)
         print(f"\nHeld-out evaluation on {cfg.env} (validation episodes {cfg.eval_seed}+i, score S(h_T), gain):")
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
