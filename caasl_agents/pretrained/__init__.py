@@ -5,7 +5,7 @@ The sidecar records how the policy was trained and checked, for example::
     {"env_id": "CausalLinear-v0",
      "command": "python -m caasl_agents.train --env CausalLinear-v0 --seed 0 ...",
      "num_timesteps": 200000,
-     "eval": {"mean_return": ..., "random_mean_return": ...},
+     "eval": {"score": ..., "random_score": ..., "gain": ..., "gain_ci95": ...},  # before the engine: "diff_vs_random"
      "sha256": "<sha256 of the .zip>"}
 
 :func:`load_pretrained` verifies ``sha256`` (when present) before loading. Out-of-distribution ids
