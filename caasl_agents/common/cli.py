@@ -65,7 +65,9 @@ def build_parser(cls: type, description: str | None = None, prog: str | None = N
         argument_default=argparse.SUPPRESS,
     )
     hints = typing.get_type_hints(cls)
-    docs = field_docs(cls)
+    docs = {
+        k: v for base in reversed(cls.__mro__) if dataclasses.is_dataclass(base) for k, v in field_docs(base).items()
+    }
     for f in dataclasses.fields(cls):
         tp = hints[f.name]
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]

@@ -1,0 +1,155 @@
+"""Clone a likelihood-based designer into a CAASL policy: ``python -m caasl_agents.imitate --env CausalLinear-v0``.
+
+1. Demonstrations: the expert (the greedy exact-posterior designer, :mod:`caasl_gym.baselines.greedy`) runs
+   on ``--demo-episodes`` training episodes; shards in ``--demo-dir`` resume after an interruption.
+2. Behaviour cloning of the policy's actor (:func:`caasl_agents.imitation.behaviour_clone`).
+3. Every ``--eval-every`` epochs the actor is checkpointed and scored on validation episodes (paired gain
+   over Random, sampled designs and ``deterministic=True``); ``model.zip`` is the checkpoint with the best
+   sampled gain, and ``selection.csv`` holds every score. ``python -m caasl_agents.pretrained.export RUN``
+   ships it like a REDQ run (``config.json`` holds the architecture; ``imitation.json`` the command).
+
+The architecture flags are the training CLI's (``python -m caasl_agents.train --help``); the REDQ-only
+flags are stored with the policy but unused here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch as th
+
+from caasl_agents.common.cli import format_command, parse_config
+from caasl_agents.common.vec_env import make_vec_env
+from caasl_agents.evaluation import policy_record
+from caasl_agents.imitation import behaviour_clone, collect_demonstrations, load_demonstrations
+from caasl_agents.redq import REDQ
+from caasl_agents.train import TrainConfig, _new_run_dir
+from caasl_gym.evaluation.seeds import TRAIN, VALIDATION, check_in_family
+from caasl_gym.registration import config_for, domain_of
+
+PROG = "python -m caasl_agents.imitate"
+
+
+@dataclass
+class ImitateConfig(TrainConfig):
+    """Clone the greedy exact-posterior designer into a CAASL policy (see the module docstring)."""
+
+    demo_dir: str = ""
+    """folder of demonstration shards (default <run-root>/demos/<env>); reused and extended when it exists"""
+    demo_episodes: int = 800
+    """training episodes demonstrated (seeds demo_seed + i)"""
+    demo_seed: int = 0
+    """seed of the first demonstrated episode (train seeds 0..999999)"""
+    expert_samples: int = 32
+    """posterior SCM samples M of the greedy designer"""
+    expert_candidates: int = 24
+    """candidate designs per step of the greedy designer"""
+    epochs: int = 30
+    """passes over the demonstrations"""
+    bc_batch_size: int = 64
+    """demonstrations per gradient step"""
+    bc_learning_rate: float = 3e-4
+    """Adam step size of the cloning"""
+    eval_every: int = 10
+    """epochs between validation checkpoints"""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ["demo_episodes", "expert_samples", "expert_candidates", "epochs", "bc_batch_size", "eval_every"]:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.bc_learning_rate > 0:
+            raise ValueError(f"bc_learning_rate must be > 0, got {self.bc_learning_rate}")
+
+
+def expert_for(cfg: ImitateConfig):
+    """The greedy exact-posterior designer for the env's prior."""
+    from caasl_gym.baselines.greedy import GreedyExactDesigner
+
+    if domain_of(cfg.env) != "linear":
+        raise ValueError(f"the greedy exact-posterior expert needs a linear id (d <= 12); {cfg.env} is not one")
+    config = config_for(cfg.env, **cfg.env_kwargs)
+    return GreedyExactDesigner.for_config(config, n_samples=cfg.expert_samples, n_candidates=cfg.expert_candidates)
+
+
+def _demonstrate(cfg: ImitateConfig, folder: Path) -> None:
+    expert = expert_for(cfg)
+    meta = {"env": cfg.env, "env_kwargs": cfg.env_kwargs, "expert": expert.name,
+            "expert_samples": cfg.expert_samples, "expert_candidates": cfg.expert_candidates}  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    meta_path = folder / "expert.json"
+    if meta_path.is_file() and json.loads(meta_path.read_text()) != meta:
+        raise ValueError(f"{folder} holds demonstrations of another expert or env ({meta_path}); pass --demo-dir")
+    meta_path.write_text(json.dumps(meta, indent=2))
+    episodes = range(cfg.demo_seed, cfg.demo_seed + cfg.demo_episodes)
+    check_in_family(episodes, TRAIN, "demonstration episodes (--demo-seed, --demo-episodes)")
+    # observations do not depend on the reward model: the cheap network stands in for the exact one
+    collect_demonstrations(cfg.env, expert, episodes, folder, env_kwargs={**cfg.env_kwargs, "reward_model": "linear"},
+                           progress=cfg.progress_bar)  # fmt: skip
+
+
+def imitate(cfg: ImitateConfig) -> Path:
+    """Demonstrate, clone and select as configured; returns the run folder."""
+    if cfg.torch_threads:
+        th.set_num_threads(cfg.torch_threads)
+    check_in_family(range(cfg.eval_seed, cfg.eval_seed + cfg.eval_episodes), VALIDATION, "--eval-seed")
+    folder = Path(cfg.demo_dir or Path(cfg.run_root) / "demos" / cfg.env)
+    _demonstrate(cfg, folder)
+    obs, actions = load_demonstrations(folder)
+    run_dir = _new_run_dir(cfg)
+    train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    train_cfg = TrainConfig(**{k: v for k, v in dataclasses.asdict(cfg).items() if k in train_fields})
+    (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(train_cfg), indent=2))
+    command = format_command(cfg, PROG, frozenset({"run_root", "progress_bar", "verbose", "demo_dir"}), ("env",))
+    (run_dir / "imitation.json").write_text(json.dumps({"command": command, **dataclasses.asdict(cfg)}, indent=2))
+    venv = make_vec_env(cfg.env, 1, seed=cfg.seed, env_kwargs=cfg.env_kwargs)
+    model = REDQ("TransformerPolicy", venv, **train_cfg.model_kwargs())
+    venv.close()
+    print(f"run folder: {run_dir}; {len(obs)} demonstrations from {folder}")
+    records, ckpt_dir, start = [], run_dir / "checkpoints", time.perf_counter()
+    ckpt_dir.mkdir()
+
+    def select(epoch: int, record: dict) -> None:
+        print(f"epoch {epoch}: train nll {record['train_nll']:.3f}, validation nll {record['val_nll']:.3f}")
+        if epoch % cfg.eval_every and epoch != cfg.epochs:
+            return
+        model.save(ckpt_dir / f"epoch_{epoch}.zip")
+        for deterministic in (False, True):
+            rec = policy_record(model, cfg.env, cfg.eval_episodes, cfg.eval_seed, cfg.env_kwargs, deterministic)
+            records.append({**record, "deterministic": deterministic, "wall_s": time.perf_counter() - start, **rec})
+            print(
+                f"  {'deterministic' if deterministic else 'sampled'}: gain {rec['gain']:+.3f} ± {rec['gain_ci95']:.3f}"
+            )
+        pd.DataFrame(records).to_csv(run_dir / "selection.csv", index=False)
+
+    rng = np.random.default_rng([cfg.seed, 7])
+    behaviour_clone(model.policy, obs, actions, epochs=cfg.epochs, batch_size=cfg.bc_batch_size,
+                    learning_rate=cfg.bc_learning_rate, rng=rng, callback=select)  # fmt: skip
+    table = pd.DataFrame(records)
+    sampled = table[~table["deterministic"]]
+    best = int(sampled.loc[sampled["gain"].idxmax(), "epoch"])
+    model = REDQ.load(ckpt_dir / f"epoch_{best}.zip", device="cpu")
+    model.save(run_dir / "model.zip")
+    print(f"selected epoch {best} (largest sampled gain on validation episodes {cfg.eval_seed}+i): {run_dir}/model.zip")
+    return run_dir
+
+
+def main(argv: list[str] | None = None) -> Path:
+    cfg, _ = parse_config(ImitateConfig, argv, prog=PROG)
+    try:
+        return imitate(cfg)
+    except (ValueError, FileNotFoundError) as err:
+        raise SystemExit(f"imitate: {err}") from None
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main(sys.argv[1:])

@@ -1,0 +1,174 @@
+"""Imitation of a likelihood-based designer: demonstrations, then behaviour cloning of the policy's actor.
+
+The greedy exact-posterior designer (:class:`~caasl_gym.baselines.greedy.GreedyExactDesigner`) takes
+the headroom over Random that short REDQ runs miss, but needs a posterior per step; a policy cloned
+from it designs in one forward pass, at any ``d``. Demonstrations are the designer's actions on
+training-seed episodes, stored in resumable shards; cloning maximises the likelihood of the
+designer's actions under the actor's tanh-Gaussian (the actions are clipped to ``±(1 - CLIP)`` first,
+so ``atanh`` stays finite), which trains the mean and the spread together, so the deterministic
+action (the tanh of the mean) is a meaningful design too.
+
+    python -m caasl_agents.imitate --env CausalLinear-v0 --demo-episodes 800 --epochs 30
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch as th
+
+from caasl_gym.evaluation.seeds import TRAIN, check_in_family, strategy_rngs
+from caasl_gym.evaluation.strategies import Strategy
+
+CLIP = 0.02
+"""Demonstrated actions are clipped to ``[-1 + CLIP, 1 - CLIP]`` before ``atanh``."""
+
+
+def shard_path(folder: Path, start: int) -> Path:
+    return folder / f"demos_{start:07d}.npz"
+
+
+def collect_demonstrations(
+    env_id: str,
+    expert: Strategy,
+    episodes: range,
+    folder: str | Path,
+    *,
+    shard_episodes: int = 10,
+    env_kwargs: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> int:
+    """Run ``expert`` on the training episodes ``episodes`` and store every (observation, action).
+
+    Shard ``k`` holds episodes ``episodes.start + k * shard_episodes`` onwards (run as one vector env, the
+    expert's generators from :func:`~caasl_gym.evaluation.seeds.strategy_rngs`), so an interrupted
+    collection resumes where it stopped and two processes can take disjoint ranges.
+
+    Args:
+        env_id: a registered id; its reward model is irrelevant here (observations do not depend on it).
+        expert: the design strategy to imitate.
+        episodes: episode seeds, all in the train family.
+        folder: receives ``demos_<start>.npz`` with ``obs`` ``(S, N, d, 3)`` and ``actions`` ``(S, d, 2)``
+            float32, ``S = shard_episodes * T``.
+        shard_episodes: episodes per shard.
+        env_kwargs: kwargs for ``gym.make_vec``.
+        progress: show a progress bar.
+
+    Returns:
+        The number of shards written now.
+    """
+    check_in_family(episodes, TRAIN, "demonstration episodes")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    starts = [s for s in range(episodes.start, episodes.stop, shard_episodes) if not shard_path(folder, s).is_file()]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(starts), unit="shard", desc=f"demonstrations of {expert.name}", dynamic_ncols=True)
+    for start in starts:
+        size = min(shard_episodes, episodes.stop - start)
+        venv = gym.make_vec(env_id, num_envs=size, **(env_kwargs or {}))
+        rngs = strategy_rngs(range(start, start + size))
+        obs, _ = venv.reset(seed=start)
+        all_obs, all_actions, done = [], [], False
+        while not done:
+            action = np.asarray(expert.act(obs, rngs), dtype=np.float32)
+            all_obs.append(obs.astype(np.float32))
+            all_actions.append(action)
+            obs, _, terminated, truncated, _ = venv.step(action)
+            done = bool(np.all(terminated | truncated))
+        venv.close()
+        tmp = folder / f".tmp_{start}.npz"
+        np.savez(tmp, obs=np.concatenate(all_obs), actions=np.concatenate(all_actions))
+        tmp.replace(shard_path(folder, start))
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return len(starts)
+
+
+def load_demonstrations(folder: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """All shards of ``folder``: observations ``(S, N, d, 3)`` and actions ``(S, d, 2)``."""
+    paths = sorted(Path(folder).glob("demos_*.npz"))
+    if not paths:
+        raise FileNotFoundError(f"{folder}: no demos_*.npz shards (collect them first)")
+    parts = [np.load(p) for p in paths]
+    return np.concatenate([p["obs"] for p in parts]), np.concatenate([p["actions"] for p in parts])
+
+
+def clone_loss(actor: th.nn.Module, obs: th.Tensor, actions: th.Tensor) -> th.Tensor:
+    """Mean negative log-likelihood of ``actions`` ``(B, d, k)`` under the actor's Gaussian before the tanh."""
+    mean, log_std, _ = actor.get_action_dist_params(obs)  # (B, d k) each
+    target = th.atanh(actions.reshape(mean.shape).clamp(-1 + CLIP, 1 - CLIP))
+    nll = 0.5 * ((target - mean) / log_std.exp()) ** 2 + log_std + 0.5 * math.log(2 * math.pi)
+    return nll.sum(dim=1).mean()
+
+
+def _batches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    order = rng.permutation(n)
+    for s in range(0, n, batch_size):
+        yield order[s : s + batch_size]
+
+
+def behaviour_clone(
+    policy: Any,
+    obs: np.ndarray,
+    actions: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    learning_rate: float = 3e-4,
+    rng: np.random.Generator,
+    validation: float = 0.1,
+    callback: Any = None,
+) -> list[dict[str, float]]:
+    """Fit the actor of ``policy`` to the demonstrations (the critics are left alone).
+
+    Args:
+        policy: a :class:`~caasl_agents.redq.policies.TransformerPolicy` (``model.policy``).
+        obs: ``(S, N, d, 3)``; actions: ``(S, d, k)`` demonstrated actions in ``[-1, 1]``.
+        epochs: passes over the training split.
+        batch_size: demonstrations per gradient step.
+        learning_rate: Adam's step size.
+        rng: shuffles the split and the batches (the only source of randomness).
+        validation: fraction of the demonstrations (whole shards' worth, taken from the end) held out.
+        callback: called as ``callback(epoch, record)`` after every epoch (e.g. to checkpoint).
+
+    Returns:
+        One record per epoch: ``epoch``, ``train_nll`` and ``val_nll``.
+    """
+    if obs.shape[0] != actions.shape[0] or obs.shape[2] != actions.shape[1]:
+        raise ValueError(f"obs (S, N, d, 3) and actions (S, d, k) disagree: {obs.shape} vs {actions.shape}")
+    n_val = round(validation * len(obs))
+    split = len(obs) - n_val
+    actor, device = policy.actor, policy.device
+    optimizer = th.optim.Adam(actor.parameters(), lr=learning_rate)
+    history = []
+    for epoch in range(1, int(epochs) + 1):
+        policy.set_training_mode(True)
+        losses = []
+        for idx in _batches(split, batch_size, rng):
+            loss = clone_loss(actor, th.as_tensor(obs[idx], device=device), th.as_tensor(actions[idx], device=device))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        policy.set_training_mode(False)
+        with th.no_grad():
+            val = [
+                float(clone_loss(actor, th.as_tensor(obs[s : s + 256], device=device),
+                                 th.as_tensor(actions[s : s + 256], device=device))) * len(obs[s : s + 256])
+                for s in range(split, len(obs), 256)
+            ]  # fmt: skip
+        record = {"epoch": epoch, "train_nll": float(np.mean(losses)), "val_nll": sum(val) / max(n_val, 1)}
+        history.append(record)
+        if callback is not None:
+            callback(epoch, record)
+    return history
