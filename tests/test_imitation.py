@@ -11,6 +11,7 @@ from caasl_agents import predict_any_d
 from caasl_agents.common.vec_env import make_vec_env
 from caasl_agents.imitate import ImitateConfig, imitate
 from caasl_agents.imitation import behaviour_clone, collect_demonstrations, load_demonstrations
+from caasl_agents.pretrained.export import export
 from caasl_agents.redq import REDQ
 from caasl_agents.train import TrainConfig
 
@@ -64,5 +65,7 @@ def test_cli_writes_a_selected_run(tmp_path):
     assert (run / "model.zip").is_file() and (run / "config.json").is_file()
     selection = (run / "selection.csv").read_text().splitlines()
     assert len(selection) == 1 + 2 * 2  # both action modes at both epochs
+    record = export(run, out=tmp_path / "shipped", eval_episodes=2)
+    assert record["command"] == table["command"] and record["imitation"]["demo_episodes"] == 4
     with pytest.raises(ValueError, match="another expert"):
         imitate(ImitateConfig(**{**cfg.__dict__, "expert_samples": 3}))

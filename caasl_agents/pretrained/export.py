@@ -54,6 +54,10 @@ def checkpoints(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
     return sorted(found.items())
 
 
+def train_fields(cfg: TrainConfig) -> set[str]:
+    return {f.name for f in dataclasses.fields(cfg)}
+
+
 def _validation(model: REDQ, cfg: TrainConfig, episodes: int) -> dict[str, Any]:
     """:func:`~caasl_agents.evaluation.policy_record` (sampled designs) on the run's validation episodes."""
     return policy_record(model, cfg.env, episodes, cfg.eval_seed, cfg.env_kwargs)
@@ -183,6 +187,14 @@ def export(
         "hardware": hardware(),
         "config": {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RUN_ONLY_FIELDS},
     }
+    imitation = run_dir / "imitation.json"
+    if imitation.is_file():  # a behaviour-cloned policy (python -m caasl_agents.imitate): its own command
+        recipe = json.loads(imitation.read_text())
+        record["command"] = recipe["command"]
+        record["imitation"] = {k: v for k, v in recipe.items() if k not in train_fields(cfg) and k != "command"}
+        selection_csv = run_dir / "selection.csv"
+        if selection_csv.is_file():
+            record["wall_time_s"] = round(float(pd.read_csv(selection_csv)["wall_s"].max()), 1)
     if notes:
         record["notes"] = notes
     if selection is not None:
