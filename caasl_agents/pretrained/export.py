@@ -172,13 +172,7 @@ def export(
         "trained_on": cfg.env,
         "env_kwargs": cfg.env_kwargs,
         "reward_model": _reward_model_name(cfg.env, cfg.env_kwargs),
-        # learning rates are constant, so a run stopped at the exported step count reproduces a checkpoint
-        "command": format_command(
-            dataclasses.replace(cfg, total_timesteps=int(model.num_timesteps)),
-            "python -m caasl_agents.train",
-            RUN_ONLY_FIELDS,
-            KEPT_FIELDS,
-        ),
+        "command": None,  # below
         "seed": cfg.seed,
         "num_timesteps": int(model.num_timesteps),
         "gradient_steps": int(model._n_updates),
@@ -195,6 +189,9 @@ def export(
         selection_csv = run_dir / "selection.csv"
         if selection_csv.is_file():
             record["wall_time_s"] = round(float(pd.read_csv(selection_csv)["wall_s"].max()), 1)
+    else:  # learning rates are constant, so a run stopped at the exported step count reproduces a checkpoint
+        steps = dataclasses.replace(cfg, total_timesteps=int(model.num_timesteps))
+        record["command"] = format_command(steps, "python -m caasl_agents.train", RUN_ONLY_FIELDS, KEPT_FIELDS)
     if notes:
         record["notes"] = notes
     if selection is not None:
