@@ -18,6 +18,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from caasl_gym.reward.preprocessing import masked_moments
+
 
 def standardize_history(obs: np.ndarray, *, log1p: bool = False, eps: float = 1e-8) -> np.ndarray:
     """Z-score channel 0 of histories per variable over their filled rows.
@@ -35,11 +37,9 @@ def standardize_history(obs: np.ndarray, *, log1p: bool = False, eps: float = 1e
     if log1p:
         x = np.sign(x) * np.log1p(np.abs(x))
     filled = obs[..., 2] > 0  # (..., N, d)
-    count = np.maximum(filled.sum(axis=-2, keepdims=True), 1)  # (..., 1, d)
-    mean = np.where(filled, x, 0.0).sum(axis=-2, keepdims=True) / count
-    centred = np.where(filled, x - mean, 0.0)
-    std = np.sqrt((centred**2).sum(axis=-2, keepdims=True) / count)
-    z = centred / np.where(std < eps, 1.0, std)
+    mean, var = masked_moments(x, filled, axis=-2)  # (..., 1, d) each
+    std = np.sqrt(var)
+    z = np.where(filled, x - mean, 0.0) / np.where(std < eps, 1.0, std)
     bound = np.sqrt(max(obs.shape[-3] - 1, 1))
     out = obs.astype(np.float32, copy=True)
     out[..., 0] = np.clip(z, -bound, bound)
