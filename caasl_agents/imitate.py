@@ -103,7 +103,7 @@ def imitate(cfg: ImitateConfig) -> Path:
     check_in_family(range(cfg.eval_seed, cfg.eval_seed + cfg.eval_episodes), VALIDATION, "--eval-seed")
     folder = Path(cfg.demo_dir or Path(cfg.run_root) / "demos" / cfg.env)
     _demonstrate(cfg, folder)
-    obs, actions = load_demonstrations(folder)
+    obs, actions = load_demonstrations(folder, range(cfg.demo_seed, cfg.demo_seed + cfg.demo_episodes))
     run_dir = _new_run_dir(cfg)
     train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
     train_cfg = TrainConfig(**{k: v for k, v in dataclasses.asdict(cfg).items() if k in train_fields})

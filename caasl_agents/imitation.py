@@ -94,11 +94,14 @@ def collect_demonstrations(
     return len(starts)
 
 
-def load_demonstrations(folder: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """All shards of ``folder``: observations ``(S, N, d, 3)`` and actions ``(S, d, 2)``."""
+def load_demonstrations(folder: str | Path, episodes: range | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The shards of ``folder`` (those starting in ``episodes``, default all): observations ``(S, N, d, 3)``
+    and actions ``(S, d, 2)``, in episode order."""
     paths = sorted(Path(folder).glob("demos_*.npz"))
+    if episodes is not None:
+        paths = [p for p in paths if int(p.stem.split("_")[1]) in episodes]
     if not paths:
-        raise FileNotFoundError(f"{folder}: no demos_*.npz shards (collect them first)")
+        raise FileNotFoundError(f"{folder}: no demos_*.npz shards for episodes {episodes} (collect them first)")
     parts = [np.load(p) for p in paths]
     return np.concatenate([p["obs"] for p in parts]), np.concatenate([p["actions"] for p in parts])
 
