@@ -33,7 +33,7 @@ import torch
 import caasl_gym
 from benchmarks._common import RESULTS_DIR, environment_header, markdown_table
 from caasl_gym.evaluation import TEST, ObservationalStrategy, RandomStrategy, Strategy, evaluate, final, summarize
-from caasl_gym.registration import training_id
+from caasl_gym.registration import config_for, training_id
 
 
 def run(
@@ -48,7 +48,7 @@ def run(
     one row per (id, strategy, episode, t), with the posterior metrics."""
     frames = []
     for env_id in env_ids:
-        strategies = make_strategies(names, env_id, deterministic)
+        strategies = make_strategies(names, env_id, deterministic, env_kwargs)
         print(f"{env_id}: {', '.join(s.name for s in strategies)} on {n_envs} test episodes", flush=True)
         options = dict(metrics=True, score_model=score_model)
         frames.append(evaluate(env_id, strategies, n_envs, TEST.start, env_kwargs, **options))
@@ -101,28 +101,58 @@ def final_table(summary: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def make_strategies(names: Sequence[str], env_id: str | None = None, deterministic: bool = False) -> list[Strategy]:
-    """Strategies by name: ``Random``, ``Observational``, ``CAASL`` (shipped policy for ``env_id``'s domain)
-    or ``CAASL:<path to model.zip>``. CAASL samples its designs (as the official evaluation does) unless
-    ``deterministic``, which takes the tanh of the policy's mean."""
+def make_strategies(
+    names: Sequence[str], env_id: str | None = None, deterministic: bool = False, env_kwargs: dict | None = None
+) -> list[Strategy]:
+    """Strategies by name:
+
+    * ``Random``, ``Observational``;
+    * ``CAASL`` (the shipped policy of ``env_id``'s domain, sampled designs as in the official evaluation,
+      or the tanh of the mean with ``deterministic``), ``CAASL-deterministic`` (always the mean), and either
+      with ``:<path to model.zip>``;
+    * ``Greedy`` / ``Greedy-score``: :class:`~caasl_gym.baselines.greedy.GreedyExactDesigner` (EIG / expected
+      score) for the id's prior (linear, d <= 12);
+    * ``SS-Finite``, ``DiffCBED``: :mod:`caasl_gym.baselines` designers on bootstrapped-GIES particles.
+    """
     out: list[Strategy] = []
     for name in names:
-        if name == "Random":
+        base, _, path = name.partition(":")
+        if base == "Random":
             out.append(RandomStrategy())
-        elif name == "Observational":
+        elif base == "Observational":
             out.append(ObservationalStrategy())
-        elif name.startswith("CAASL"):
+        elif base in ("CAASL", "CAASL-deterministic"):
             from caasl_agents import REDQ, load_pretrained
             from caasl_agents.evaluation import PolicyStrategy
 
-            _, _, path = name.partition(":")
             if not path and env_id is None:
                 raise ValueError("CAASL needs an environment id to pick the shipped policy")
             model = REDQ.load(path, device="cpu") if path else load_pretrained(training_id(env_id))
-            out.append(PolicyStrategy(model, deterministic=deterministic))
+            mean = deterministic or base == "CAASL-deterministic"
+            out.append(PolicyStrategy(model, deterministic=mean, name=base))
+        elif base in BASELINES:
+            if env_id is None:
+                raise ValueError(f"{base} needs an environment id (it is built for the id's prior)")
+            out.append(BASELINES[base](config_for(env_id, **(env_kwargs or {}))))
         else:
-            raise ValueError(f"unknown strategy {name!r}; valid: Random, Observational, CAASL, CAASL:<path>")
+            valid = ", ".join(["Random", "Observational", "CAASL", "CAASL-deterministic", "CAASL:<path>", *BASELINES])
+            raise ValueError(f"unknown strategy {name!r}; valid: {valid}")
     return out
+
+
+def _greedy(criterion: str):
+    def build(config):
+        from caasl_gym.baselines.greedy import GreedyExactDesigner
+
+        name = "Greedy" if criterion == "eig" else "Greedy-score"
+        kwargs = {} if criterion == "eig" else {"n_samples": 8, "n_candidates": 16}
+        return GreedyExactDesigner.for_config(config, criterion=criterion, name=name, **kwargs)
+
+    return build
+
+
+BASELINES = {"Greedy": _greedy("eig"), "Greedy-score": _greedy("score")}
+"""Likelihood-based strategies by name: ``config -> Strategy`` for the env's config."""
 
 
 def write_outputs(episodes: pd.DataFrame, out_dir: Path, command: str, score_model: str | None = None) -> pd.DataFrame:

@@ -37,8 +37,12 @@ def test_caasl_strategy_from_a_saved_policy_is_paired_and_reproducible(tmp_path,
     assert not np.allclose(caasl.score, mean[mean.strategy == "CAASL"].score)
     t0 = sampled[sampled.t == 0].pivot(index="episode", columns="strategy", values="score")
     np.testing.assert_allclose(t0["CAASL"], t0["Random"])
-    with pytest.raises(ValueError, match="unknown strategy 'Greedy'; valid: Random, Observational, CAASL"):
+    with pytest.raises(ValueError, match="unknown strategy 'Oracle'; valid: Random, Observational, CAASL"):
+        make_strategies(["Oracle"])
+    with pytest.raises(ValueError, match="Greedy needs an environment id"):
         make_strategies(["Greedy"])
+    kinds = make_strategies(["CAASL-deterministic", "Greedy"], "CausalLinear-v0", env_kwargs={"num_nodes": 5})
+    assert kinds[0].deterministic and kinds[1].name == "Greedy" and kinds[1].posterior.prior.edges_per_node == 3.0
     with pytest.raises(ValueError, match="CAASL needs an environment id"):
         make_strategies(["CAASL"])
 
