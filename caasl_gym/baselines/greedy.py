@@ -17,9 +17,9 @@ candidates), and take the candidate with the largest expected value of the crite
 This is the idealised likelihood-based designer (exact inference in the environment's own prior,
 one-step lookahead); it never sees the hidden model. Candidates (``n_candidates`` in all, at least
 ``d + 1``): no intervention, every single target, then multi-target designs of random size (half of
-the rest) and uniform Random-box actions (the other half), drawn from the episode's generator. Values
-are ``±1`` in action units (the box's edge, the most informative do-value under a zero-mean prior) for
-the single and multi-target candidates.
+the rest) and uniform Random-box actions (the other half), drawn from the episode's generator; with
+``forward`` (default) also the sets grown from the best single target by forward selection. Designed
+targets take the value ``+1`` in action units (the box's edge, the most informative do-value).
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ class GreedyExactDesigner:
         criterion: ``"eig"`` or ``"score"``.
         value_scale: the environment's ``value_scale`` (do-value = ``value_scale * action[:, 1]``).
         samples_per_step: the environment's rows per experiment ``k``.
+        forward: also grow the best single target one target at a time while the criterion improves
+            (forward selection, at most ``d (d + 1) / 2`` more evaluations; cheap for ``"eig"``).
         name: label in results.
     """
 
@@ -57,6 +59,7 @@ class GreedyExactDesigner:
         criterion: str = "eig",
         value_scale: float = 1.0,
         samples_per_step: int = 1,
+        forward: bool = True,
         name: str | None = None,
     ) -> None:
         if criterion not in CRITERIA:
@@ -72,6 +75,7 @@ class GreedyExactDesigner:
         self.posterior = ExactLinearPosterior(self.prior)
         self.n_samples, self.n_candidates = int(n_samples), int(n_candidates)
         self.criterion, self.value_scale, self.k = criterion, float(value_scale), int(samples_per_step)
+        self.forward = bool(forward)
         self.name = name or f"Greedy-exact-{criterion}"
 
     @classmethod
@@ -92,19 +96,41 @@ class GreedyExactDesigner:
         d = values.shape[1]
         check_num_nodes(d)
         actions = self.candidates(d, rng)  # (C, d, 2)
-        targets, do_values = actions[..., 0] > 0, self.value_scale * actions[..., 1]
         dags = self.posterior.sample_dags(values[None], intervened[None], None, self.n_samples, rng)[0]  # (M, d, d)
         weights, noise = sample_mechanisms(self.prior, values, intervened, dags, rng)
         eps = rng.standard_normal((self.k, 1, self.n_samples, d))  # shared by every candidate
-        rows = np.stack([simulate_rows(weights, noise, targets, do_values, e) for e in eps], axis=2)  # (C, M, k, d)
-        if self.criterion == "eig":
-            value = self._eig(weights, noise, rows, targets)
-        else:
-            value = self._expected_score(values, intervened, dags, rows, targets)
-        return actions[int(np.argmax(value))]
+
+        def criterion(candidates: np.ndarray) -> np.ndarray:  # (C, d, 2) -> (C,)
+            targets, do_values = candidates[..., 0] > 0, self.value_scale * candidates[..., 1]
+            rows = np.stack([simulate_rows(weights, noise, targets, do_values, e) for e in eps], axis=2)  # (C, M, k, d)
+            if self.criterion == "eig":
+                return self._eig(weights, noise, rows, targets)
+            return self._expected_score(values, intervened, dags, rows, targets)
+
+        value = criterion(actions)
+        best, best_value = actions[int(np.argmax(value))], float(value.max())
+        if self.forward:  # grow the best single target by the target that helps most, while one does
+            current, current_value = actions[1 + int(np.argmax(value[1 : d + 1]))], float(value[1 : d + 1].max())
+            while True:
+                free = np.flatnonzero(current[:, 0] <= 0)
+                if not len(free):
+                    break
+                grown = np.repeat(current[None], len(free), axis=0)
+                grown[np.arange(len(free)), free, 0] = 1.0
+                gains = criterion(grown)
+                if gains.max() <= current_value:
+                    break
+                current, current_value = grown[int(np.argmax(gains))], float(gains.max())
+            if current_value > best_value:
+                best = current
+        return best
 
     def candidates(self, d: int, rng: np.random.Generator) -> np.ndarray:
-        """``(C, d, 2)`` candidate actions: none, every single target, then multi-target and Random-box ones."""
+        """``(C, d, 2)`` candidate actions: none, every single target, then multi-target and Random-box ones.
+
+        Designed targets take value ``+1`` (the prior is symmetric in the sign of a do-value at weight mean 0),
+        so the designs are a function of the history, as a policy can learn them.
+        """
         c = max(self.n_candidates, d + 1)
         out = np.empty((c, d, 2))
         out[..., 0], out[..., 1] = -1.0, 1.0
@@ -112,9 +138,7 @@ class GreedyExactDesigner:
         extra = c - d - 1
         multi = extra - extra // 2
         for i in range(d + 1, d + 1 + multi):
-            size = int(rng.integers(2, d + 1))
-            out[i, rng.choice(d, size, replace=False), 0] = 1.0
-            out[i, :, 1] = rng.choice((-1.0, 1.0), d)
+            out[i, rng.choice(d, int(rng.integers(2, d + 1)), replace=False), 0] = 1.0
         out[d + 1 + multi :] = rng.uniform(-1.0, 1.0, (extra // 2, d, 2))
         return out
 
