@@ -14,6 +14,7 @@ action (the tanh of the mean) is a meaningful design too.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,7 @@ def collect_demonstrations(
             obs, _, terminated, truncated, _ = venv.step(action)
             done = bool(np.all(terminated | truncated))
         venv.close()
-        tmp = folder / f".tmp_{start}.npz"
+        tmp = folder / f".tmp_{os.getpid()}_{start}.npz"  # private to this process: two may share a folder
         np.savez(tmp, obs=np.concatenate(all_obs), actions=np.concatenate(all_actions))
         tmp.replace(shard_path(folder, start))
         if bar is not None:
