@@ -58,6 +58,9 @@ class ImitateConfig(TrainConfig):
     """demonstrations per gradient step"""
     bc_learning_rate: float = 3e-4
     """Adam step size of the cloning"""
+    decision_weight: float = 1.0
+    """weight of the class-balanced term that makes the deterministic design target as many variables as the
+    expert (0: likelihood only; see caasl_agents.imitation.clone_loss)"""
     eval_every: int = 10
     """epochs between validation checkpoints"""
 
@@ -132,7 +135,8 @@ def imitate(cfg: ImitateConfig) -> Path:
 
     rng = np.random.default_rng([cfg.seed, 7])
     behaviour_clone(model.policy, obs, actions, epochs=cfg.epochs, batch_size=cfg.bc_batch_size,
-                    learning_rate=cfg.bc_learning_rate, rng=rng, callback=select)  # fmt: skip
+                    learning_rate=cfg.bc_learning_rate, rng=rng,
+                    decision_weight=cfg.decision_weight, callback=select)  # fmt: skip
     table = pd.DataFrame(records)
     sampled = table[~table["deterministic"]]
     best = int(sampled.loc[sampled["gain"].idxmax(), "epoch"])

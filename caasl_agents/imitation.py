@@ -107,12 +107,29 @@ def load_demonstrations(folder: str | Path, episodes: range | None = None) -> tu
     return np.concatenate([p["obs"] for p in parts]), np.concatenate([p["actions"] for p in parts])
 
 
-def clone_loss(actor: th.nn.Module, obs: th.Tensor, actions: th.Tensor) -> th.Tensor:
-    """Mean negative log-likelihood of ``actions`` ``(B, d, k)`` under the actor's Gaussian before the tanh."""
+def clone_loss(actor: th.nn.Module, obs: th.Tensor, actions: th.Tensor, decision_weight: float = 0.0) -> th.Tensor:
+    """Mean negative log-likelihood of ``actions`` ``(B, d, k)`` under the actor's Gaussian before the tanh,
+    plus ``decision_weight`` times a class-balanced logistic loss of the target means' signs.
+
+    The likelihood alone calibrates the *sampled* designs: a variable the expert targets with probability
+    ``p < 1/2`` gets a negative mean, so the deterministic action (the tanh of the mean) targets only the
+    variables with ``p > 1/2``, far fewer than the expert. The balanced logistic term (positives weighted by
+    the inverse of their share in the batch) moves that threshold to the expert's base rate, so the
+    deterministic design targets about as many variables as the expert, its likeliest ones.
+    """
     mean, log_std, _ = actor.get_action_dist_params(obs)  # (B, d k) each
     target = th.atanh(actions.reshape(mean.shape).clamp(-1 + CLIP, 1 - CLIP))
     nll = 0.5 * ((target - mean) / log_std.exp()) ** 2 + log_std + 0.5 * math.log(2 * math.pi)
-    return nll.sum(dim=1).mean()
+    loss = nll.sum(dim=1).mean()
+    if decision_weight:
+        logit = mean.reshape(actions.shape)[..., 0]  # (B, d) target means
+        chosen = (actions[..., 0] > 0).to(logit.dtype)
+        share = chosen.mean().clamp(1e-3, 1 - 1e-3)
+        bce = chosen * th.nn.functional.softplus(-logit) / share + (1 - chosen) * th.nn.functional.softplus(logit) / (
+            1 - share
+        )
+        loss = loss + decision_weight * 0.5 * bce.sum(dim=1).mean()
+    return loss
 
 
 def _batches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
@@ -131,6 +148,7 @@ def behaviour_clone(
     learning_rate: float = 3e-4,
     rng: np.random.Generator,
     validation: float = 0.1,
+    decision_weight: float = 0.0,
     callback: Any = None,
 ) -> list[dict[str, float]]:
     """Fit the actor of ``policy`` to the demonstrations (the critics are left alone).
@@ -143,6 +161,7 @@ def behaviour_clone(
         learning_rate: Adam's step size.
         rng: shuffles the split and the batches (the only source of randomness).
         validation: fraction of the demonstrations (whole shards' worth, taken from the end) held out.
+        decision_weight: weight of the balanced decision term of :func:`clone_loss` (0: likelihood only).
         callback: called as ``callback(epoch, record)`` after every epoch (e.g. to checkpoint).
 
     Returns:
@@ -159,7 +178,8 @@ def behaviour_clone(
         policy.set_training_mode(True)
         losses = []
         for idx in _batches(split, batch_size, rng):
-            loss = clone_loss(actor, th.as_tensor(obs[idx], device=device), th.as_tensor(actions[idx], device=device))
+            loss = clone_loss(actor, th.as_tensor(obs[idx], device=device),
+                              th.as_tensor(actions[idx], device=device), decision_weight)  # fmt: skip
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
