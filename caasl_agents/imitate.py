@@ -29,7 +29,7 @@ import torch as th
 from caasl_agents.common.cli import format_command, parse_config
 from caasl_agents.common.vec_env import make_vec_env
 from caasl_agents.evaluation import policy_record
-from caasl_agents.imitation import behaviour_clone, collect_demonstrations, load_demonstrations
+from caasl_agents.imitation import behaviour_clone, calibrate_decisions, collect_demonstrations, load_demonstrations
 from caasl_agents.redq import REDQ
 from caasl_agents.train import TrainConfig, _new_run_dir
 from caasl_gym.evaluation.seeds import TRAIN, VALIDATION, check_in_family
@@ -61,6 +61,9 @@ class ImitateConfig(TrainConfig):
     decision_weight: float = 1.0
     """weight of the class-balanced term that makes the deterministic design target as many variables as the
     expert (0: likelihood only; see caasl_agents.imitation.clone_loss)"""
+    calibrate: bool = True
+    """shift the target means so the deterministic design targets the expert's share of variables on the
+    held-out demonstrations (caasl_agents.imitation.calibrate_decisions), before each validation"""
     eval_every: int = 10
     """epochs between validation checkpoints"""
 
@@ -124,15 +127,21 @@ def imitate(cfg: ImitateConfig) -> Path:
         print(f"epoch {epoch}: train nll {record['train_nll']:.3f}, validation nll {record['val_nll']:.3f}")
         if epoch % cfg.eval_every and epoch != cfg.epochs:
             return
-        model.save(ckpt_dir / f"epoch_{epoch}.zip")
+        if cfg.calibrate:  # on a copy: training goes on from the uncalibrated actor
+            shifted = REDQ.load(_save(model, ckpt_dir / "uncalibrated.zip"), device="cpu")
+            record["calibration"] = calibrate_decisions(shifted.policy, obs[split:], actions[split:])
+        else:
+            shifted = model
+        shifted.save(ckpt_dir / f"epoch_{epoch}.zip")
         for deterministic in (False, True):
-            rec = policy_record(model, cfg.env, cfg.eval_episodes, cfg.eval_seed, cfg.env_kwargs, deterministic)
+            rec = policy_record(shifted, cfg.env, cfg.eval_episodes, cfg.eval_seed, cfg.env_kwargs, deterministic)
             records.append({**record, "deterministic": deterministic, "wall_s": time.perf_counter() - start, **rec})
             print(
                 f"  {'deterministic' if deterministic else 'sampled'}: gain {rec['gain']:+.3f} ± {rec['gain_ci95']:.3f}"
             )
         pd.DataFrame(records).to_csv(run_dir / "selection.csv", index=False)
 
+    split = len(obs) - round(0.1 * len(obs))  # behaviour_clone's held-out tail
     rng = np.random.default_rng([cfg.seed, 7])
     behaviour_clone(model.policy, obs, actions, epochs=cfg.epochs, batch_size=cfg.bc_batch_size,
                     learning_rate=cfg.bc_learning_rate, rng=rng,
@@ -144,6 +153,11 @@ def imitate(cfg: ImitateConfig) -> Path:
     model.save(run_dir / "model.zip")
     print(f"selected epoch {best} (largest sampled gain on validation episodes {cfg.eval_seed}+i): {run_dir}/model.zip")
     return run_dir
+
+
+def _save(model: REDQ, path: Path) -> Path:
+    model.save(path)
+    return path
 
 
 def main(argv: list[str] | None = None) -> Path:

@@ -132,6 +132,31 @@ def clone_loss(actor: th.nn.Module, obs: th.Tensor, actions: th.Tensor, decision
     return loss
 
 
+def calibrate_decisions(policy: Any, obs: np.ndarray, actions: np.ndarray) -> float:
+    """Shift the target channel's mean so the deterministic design targets the expert's share of variables.
+
+    A variable the policy cannot tell apart from the others (e.g. before any intervention) gets the
+    expert's base rate ``p < 1/2`` and hence a negative mean, so ``deterministic=True`` would target
+    nothing there. Adding ``delta`` to the bias of the target output makes ``mean + delta > 0`` hold for the
+    same share of (state, variable) pairs of the demonstrations ``obs`` ``(S, N, d, 3)`` as the expert's
+    targets in ``actions`` ``(S, d, k)``: the deterministic design is then the policy's likeliest targets,
+    as many as the expert's on average. Sampled designs target a little more often in exchange.
+
+    Returns:
+        The shift ``delta`` added to ``policy.actor.mu.bias[0]``.
+    """
+    policy.set_training_mode(False)
+    with th.no_grad():
+        means = [policy.actor.get_action_dist_params(th.as_tensor(obs[s : s + 256], device=policy.device))[0]
+                 for s in range(0, len(obs), 256)]  # fmt: skip
+    target = th.cat(means).reshape(actions.shape)[..., 0].cpu().numpy().ravel()  # (S d,)
+    share = float((actions[..., 0] > 0).mean())
+    delta = -float(np.quantile(target, 1.0 - share))
+    with th.no_grad():
+        policy.actor.mu.bias[0] += delta
+    return delta
+
+
 def _batches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
     order = rng.permutation(n)
     for s in range(0, n, batch_size):

@@ -10,7 +10,7 @@ import pytest
 from caasl_agents import predict_any_d
 from caasl_agents.common.vec_env import make_vec_env
 from caasl_agents.imitate import ImitateConfig, imitate
-from caasl_agents.imitation import behaviour_clone, collect_demonstrations, load_demonstrations
+from caasl_agents.imitation import behaviour_clone, calibrate_decisions, collect_demonstrations, load_demonstrations
 from caasl_agents.pretrained.export import export
 from caasl_agents.redq import REDQ
 from caasl_agents.train import TrainConfig
@@ -51,6 +51,12 @@ def test_the_clone_reproduces_its_expert(tmp_path):
     assert history[-1]["train_nll"] < history[0]["train_nll"] - 1.0
     predicted = predict_any_d(model, obs[:5], deterministic=True)
     np.testing.assert_array_equal(predicted[..., 0] > 0, actions[:5, :, 0] > 0)
+    shifted = REDQ("TransformerPolicy", venv, **TrainConfig(**ARCH).model_kwargs())  # untrained: p ~ 1/2 everywhere
+    sparse = actions.copy()
+    sparse[..., 0] = np.where(np.arange(4) == 0, 1.0, -1.0)  # the expert targets a quarter of the variables
+    calibrate_decisions(shifted.policy, obs, sparse)
+    share = (predict_any_d(shifted, obs, deterministic=True)[..., 0] > 0).mean()
+    assert abs(share - 0.25) < 0.05
     targeted = actions[:5, :, 0] > 0
     np.testing.assert_allclose(predicted[:5, :, 1][targeted], 0.5, atol=0.1)
 
