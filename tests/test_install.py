@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -125,8 +126,16 @@ needs_make = pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU 
 
 
 def dry_run(*args):
-    """``make -n -B setup ARGS`` in the repository: what it would run, nothing run."""
-    return subprocess.run(["make", "-n", "-B", "setup", *args], cwd=ROOT, capture_output=True, text=True)
+    """``make -n -B setup ARGS`` in the repository: what it would run, nothing run.
+
+    Run as a top-level make (``make test`` runs the tests inside make, whose ``MAKEFLAGS`` and
+    ``MAKELEVEL`` would pass its variables on and add "Entering directory" lines), with the set-up's
+    variables only from ``ARGS``.
+    """
+    inherited = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "PY", "TORCH", "TORCH_CPU_INDEX"}
+    env = {key: value for key, value in os.environ.items() if key not in inherited}
+    argv = ["make", "--no-print-directory", "-n", "-B", "setup", *args]
+    return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
 
 
 @needs_make
