@@ -151,7 +151,22 @@ def _greedy(criterion: str):
     return build
 
 
-BASELINES = {"Greedy": _greedy("eig"), "Greedy-score": _greedy("score")}
+def _particles(kind: str):
+    def build(config):
+        from caasl_gym.baselines.diffcbed import DiffCBEDDesigner
+        from caasl_gym.baselines.ss_finite import SSFiniteDesigner
+
+        return (SSFiniteDesigner if kind == "SS-Finite" else DiffCBEDDesigner).for_config(config)
+
+    return build
+
+
+BASELINES = {
+    "Greedy": _greedy("eig"),
+    "Greedy-score": _greedy("score"),
+    "SS-Finite": _particles("SS-Finite"),
+    "DiffCBED": _particles("DiffCBED"),
+}
 """Likelihood-based strategies by name: ``config -> Strategy`` for the env's config."""
 
 
