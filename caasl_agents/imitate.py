@@ -15,11 +15,12 @@ flags are stored with the policy but unused here.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -45,9 +46,10 @@ class ImitateConfig(TrainConfig):
     demo_dir: str = ""
     """folder of demonstration shards (default <run-root>/demos/<env>); reused and extended when it exists"""
     demo_episodes: int = 800
-    """training episodes demonstrated (seeds demo_seed + i)"""
-    demo_seed: int = 0
-    """seed of the first demonstrated episode (train seeds 0..999999)"""
+    """training episodes demonstrated per start seed (seeds s + i for each s of --demo-seeds)"""
+    demo_seeds: list[int] = field(default_factory=lambda: [0])
+    """start seeds of the demonstrated episode ranges (train seeds 0..999999; several ranges let
+    collections made in parallel be reused)"""
     expert_samples: int = 32
     """posterior SCM samples M of the greedy designer"""
     expert_candidates: int = 24
@@ -72,6 +74,11 @@ class ImitateConfig(TrainConfig):
         for name in ["demo_episodes", "expert_samples", "expert_candidates", "epochs", "bc_batch_size", "eval_every"]:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        starts = sorted(self.demo_seeds)
+        if not starts or any(b < a + self.demo_episodes for a, b in itertools.pairwise(starts)):
+            raise ValueError(
+                f"--demo-seeds {self.demo_seeds} must be non-empty ranges of --demo-episodes that do not overlap"
+            )
         if not self.bc_learning_rate > 0:
             raise ValueError(f"bc_learning_rate must be > 0, got {self.bc_learning_rate}")
 
@@ -86,6 +93,11 @@ def expert_for(cfg: ImitateConfig):
     return GreedyExactDesigner.for_config(config, n_samples=cfg.expert_samples, n_candidates=cfg.expert_candidates)
 
 
+def demo_ranges(cfg: ImitateConfig) -> list[range]:
+    """The demonstrated episode ranges, one per start seed."""
+    return [range(s, s + cfg.demo_episodes) for s in cfg.demo_seeds]
+
+
 def _demonstrate(cfg: ImitateConfig, folder: Path) -> None:
     expert = expert_for(cfg)
     meta = {"env": cfg.env, "env_kwargs": cfg.env_kwargs, "expert": expert.name,
@@ -95,11 +107,12 @@ def _demonstrate(cfg: ImitateConfig, folder: Path) -> None:
     if meta_path.is_file() and json.loads(meta_path.read_text()) != meta:
         raise ValueError(f"{folder} holds demonstrations of another expert or env ({meta_path}); pass --demo-dir")
     meta_path.write_text(json.dumps(meta, indent=2))
-    episodes = range(cfg.demo_seed, cfg.demo_seed + cfg.demo_episodes)
-    check_in_family(episodes, TRAIN, "demonstration episodes (--demo-seed, --demo-episodes)")
-    # observations do not depend on the reward model: the cheap network stands in for the exact one
-    collect_demonstrations(cfg.env, expert, episodes, folder, env_kwargs={**cfg.env_kwargs, "reward_model": "linear"},
-                           progress=cfg.progress_bar)  # fmt: skip
+    for episodes in demo_ranges(cfg):
+        check_in_family(episodes, TRAIN, "demonstration episodes (--demo-seeds, --demo-episodes)")
+    for episodes in demo_ranges(cfg):
+        # observations do not depend on the reward model: the cheap network stands in for the exact one
+        kwargs = {**cfg.env_kwargs, "reward_model": "linear"}
+        collect_demonstrations(cfg.env, expert, episodes, folder, env_kwargs=kwargs, progress=cfg.progress_bar)
 
 
 def imitate(cfg: ImitateConfig) -> Path:
@@ -109,7 +122,8 @@ def imitate(cfg: ImitateConfig) -> Path:
     check_in_family(range(cfg.eval_seed, cfg.eval_seed + cfg.eval_episodes), VALIDATION, "--eval-seed")
     folder = Path(cfg.demo_dir or Path(cfg.run_root) / "demos" / cfg.env)
     _demonstrate(cfg, folder)
-    obs, actions = load_demonstrations(folder, range(cfg.demo_seed, cfg.demo_seed + cfg.demo_episodes))
+    parts = [load_demonstrations(folder, episodes) for episodes in demo_ranges(cfg)]
+    obs, actions = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     run_dir = _new_run_dir(cfg)
     train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
     train_cfg = TrainConfig(**{k: v for k, v in dataclasses.asdict(cfg).items() if k in train_fields})

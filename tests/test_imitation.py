@@ -63,7 +63,8 @@ def test_the_clone_reproduces_its_expert(tmp_path):
 
 def test_cli_writes_a_selected_run(tmp_path):
     cfg = ImitateConfig(env="CausalLinear-v0", env_kwargs={"num_nodes": 4, "n_initial": 6, "budget": 2},
-                        run_root=str(tmp_path), demo_episodes=4, expert_samples=2, expert_candidates=6,
+                        run_root=str(tmp_path), demo_episodes=4, demo_seeds=[0, 10], expert_samples=2,
+                        expert_candidates=6,
                         epochs=2, eval_every=1, eval_episodes=2, progress_bar=False, **ARCH)  # fmt: skip
     run = imitate(cfg)
     table = json.loads((run / "imitation.json").read_text())
