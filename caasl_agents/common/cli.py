@@ -53,13 +53,21 @@ def _json_dict(text: str) -> dict[str, Any]:
     return value
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line (``prog: error: ...``), not the full usage."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (--help lists the options)\n")
+
+
 def build_parser(cls: type, description: str | None = None, prog: str | None = None) -> argparse.ArgumentParser:
     """An argument parser with one option per field of the dataclass ``cls``.
 
     Defaults are ``argparse.SUPPRESS``, so the parsed namespace holds only the options given on the
-    command line (see :func:`parse_config`); the help shows the dataclass defaults.
+    command line (see :func:`parse_config`); the help shows the dataclass defaults. Usage errors print
+    one line and exit with status 2.
     """
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog=prog,
         description=description or (inspect.getdoc(cls) or "").split("\n\n")[0],
         argument_default=argparse.SUPPRESS,

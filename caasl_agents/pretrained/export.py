@@ -34,12 +34,13 @@ from caasl_agents.common.cli import format_command
 from caasl_agents.evaluation import policy_record
 from caasl_agents.pretrained import PACKAGE_DIR
 from caasl_agents.redq import REDQ
-from caasl_agents.train import TrainConfig
+from caasl_agents.train import PRESETS, TrainConfig, load_run_config
 
-RUN_ONLY_FIELDS = frozenset({"run_root", "resume", "progress_bar", "verbose"})
+RUN_ONLY_FIELDS = frozenset({"run_root", "resume", "progress_bar", "verbose", "checkpoint_minutes"})
 """Config fields that do not change what is trained (left out of the recorded command and config)."""
-KEPT_FIELDS = ("env", "seed", "total_timesteps")
-"""Config fields written into the recorded command even at their defaults."""
+KEPT_FIELDS = ("env", "seed", "total_timesteps", *(k for k in PRESETS["cpu"] if k != "total_timesteps"))
+"""Config fields written into the recorded command even at their defaults (the presets' fields among them,
+so that the command trains the same under any ``--preset``)."""
 
 
 def checkpoints(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
@@ -72,7 +73,7 @@ def select_checkpoint(run_dir: str | os.PathLike, episodes: int = 100) -> tuple[
 
     :return: the selected step count and one validation record per checkpoint
     """
-    cfg = TrainConfig(**json.loads((Path(run_dir) / "config.json").read_text()))
+    cfg = load_run_config(run_dir)
     records = []
     for steps, path in checkpoints(run_dir):
         record = _validation(REDQ.load(path, device="cpu"), cfg, episodes)
@@ -147,9 +148,7 @@ def export(
     :raises FileExistsError: ``out`` is the package data folder, the policy ``name`` ships already and not ``force``
     """
     run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file():
-        raise FileNotFoundError(f"{run_dir} is not a training run folder (no config.json)")
-    cfg = TrainConfig(**json.loads((run_dir / "config.json").read_text()))
+    cfg = load_run_config(run_dir)
     name = name or cfg.env.split(":")[-1]
     if "/" in name or not name:
         raise ValueError(f"invalid policy name {name!r}; pass name= (--name) without '/'")
