@@ -70,3 +70,35 @@ def test_orphan_zip_and_unloadable_file_get_clear_errors(shipped, tmp_path):
     (tmp_path / "Bad-v0.json").write_text(json.dumps({"env_id": "Bad-v0", "sha256": digest}))
     with pytest.raises(ValueError, match="does not load as a caasl REDQ policy"):
         load_pretrained("Bad-v0", directory=tmp_path)
+
+
+def _wrong_architecture_zip(folder, path):
+    """``model``'s zip with the parameters of a wider network: the recorded architecture no longer fits them."""
+    import zipfile
+
+    env = make_vec_env(TOY_ENV_ID, 2, seed=0)
+    kwargs = dict(features_extractor_kwargs=dict(features_dim=16, n_layers=1, n_heads=2), n_critics=2)
+    REDQ("TransformerPolicy", env, buffer_size=100, seed=0, device="cpu", policy_kwargs=kwargs).save(path / "wide.zip")
+    with zipfile.ZipFile(folder / "Toy-v0.zip") as small, zipfile.ZipFile(path / "wide.zip") as wide:
+        with zipfile.ZipFile(path / "Wrong-v0.zip", "w") as out:
+            for name in small.namelist():
+                out.writestr(name, (wide if name == "policy.pth" else small).read(name))
+    return path / "Wrong-v0.zip"
+
+
+def test_wrong_architecture_names_the_file_and_the_fix(shipped, tmp_path):
+    folder, _, _ = shipped
+    wrong = _wrong_architecture_zip(folder, tmp_path)
+    with pytest.raises(ValueError) as info:
+        REDQ.load(wrong, device="cpu")
+    message = str(info.value)
+    assert message.startswith(f"{wrong}: its parameters do not fit the network architecture recorded in it: ")
+    assert "size mismatch for actor.features_extractor" in message
+    assert "more)" in message and "python -m caasl_agents.train writes one" in message and "\n" not in message
+    with pytest.raises(FileNotFoundError, match=r"missing\.zip: no such policy file; python -m caasl_agents.train"):
+        REDQ.load(tmp_path / "missing.zip")
+    command = "python -m caasl_agents.train --env Wrong-v0 --seed 0"
+    digest = hashlib.sha256(wrong.read_bytes()).hexdigest()
+    (tmp_path / "Wrong-v0.json").write_text(json.dumps({"env_id": "Wrong-v0", "sha256": digest, "command": command}))
+    with pytest.raises(ValueError, match=rf"Wrong-v0.zip does not load .* retrain it with {command}, then python -m"):
+        load_pretrained("Wrong-v0", directory=tmp_path)

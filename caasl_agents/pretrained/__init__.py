@@ -82,15 +82,26 @@ def load_pretrained(env_id: str, device: th.device | str = "cpu", directory: str
         file does not match the sha256 in its sidecar
     """
     model_path, sidecar = _paths(env_id, directory)
-    expected = json.loads(sidecar.read_text()).get("sha256")
+    try:
+        info = json.loads(sidecar.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(
+            f"{sidecar} is not valid JSON ({err}); expected the sidecar that "
+            "python -m caasl_agents.pretrained.export RUN --out DIR writes beside the zip"
+        ) from None
+    export = f"python -m caasl_agents.pretrained.export RUN --out {model_path.parent}"
+    remake = f"retrain it with {info['command']}, then {export}" if info.get("command") else f"ship a run with {export}"
+    expected = info.get("sha256")
     if expected:
         actual = hashlib.sha256(model_path.read_bytes()).hexdigest()
         if actual != expected:
-            raise ValueError(f"{model_path} does not match its sidecar (sha256 {actual} != {expected})")
+            raise ValueError(
+                f"{model_path} does not match its sidecar {sidecar.name} (sha256 {actual} != {expected}); "
+                f"expected the file exported with it: {remake}"
+            )
     try:
         return REDQ.load(model_path, device=device)
     except Exception as err:  # a state dict of another architecture, a file that is not an SB3 archive, ...
         raise ValueError(
-            f"{model_path} does not load as a caasl REDQ policy ({type(err).__name__}: {str(err)[:300]}); "
-            "re-export it from its run with python -m caasl_agents.pretrained.export RUN --out DIR"
-        ) from err
+            f"{model_path} does not load as a caasl REDQ policy ({type(err).__name__}: {str(err)[:400]}); {remake}"
+        ) from None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import os
+from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
 import torch as th
@@ -223,6 +226,44 @@ class REDQ(SAC):
 
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "_subset_generator"]
+
+    @classmethod
+    def load(  # type: ignore[override]
+        cls: type[SelfREDQ],
+        path: str | os.PathLike | io.BufferedIOBase,
+        env: GymEnv | None = None,
+        device: th.device | str = "auto",
+        custom_objects: dict[str, Any] | None = None,
+        print_system_info: bool = False,
+        force_reset: bool = True,
+        **kwargs: Any,
+    ) -> SelfREDQ:
+        """Load a model saved by :meth:`save` (SB3's ``load``, with errors that name the file and the fix).
+
+        :raises FileNotFoundError: no such file
+        :raises ValueError: the file's parameters do not fit the architecture recorded in it (e.g. a zip
+            written by another version of the networks)
+        """
+        if isinstance(path, (str, os.PathLike)) and not Path(path).is_file() and not Path(f"{path}.zip").is_file():
+            raise FileNotFoundError(f"{path}: no such policy file; {_MAKES_A_POLICY}")
+        try:
+            return super().load(path, env, device, custom_objects, print_system_info, force_reset, **kwargs)
+        except RuntimeError as err:
+            if "state_dict" not in str(err):
+                raise
+            lines = [line.strip() for line in str(err).splitlines()[1:] if line.strip()]
+            first = lines[0] if lines else str(err)
+            more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+            raise ValueError(
+                f"{path}: its parameters do not fit the network architecture recorded in it: {first}{more}. "
+                f"Expected a REDQ policy zip saved by this version of caasl_agents; {_MAKES_A_POLICY}"
+            ) from None
+
+
+_MAKES_A_POLICY = (
+    "python -m caasl_agents.train writes one (<run>/model.zip, <run>/checkpoints/model_<steps>_steps.zip), "
+    "python -m caasl_agents.pretrained.export RUN --out DIR ships one with its sidecar"
+)
 
 
 def _mean(values: list[th.Tensor]) -> float:
