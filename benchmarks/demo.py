@@ -3,15 +3,18 @@
 Loads the shipped design policies where they exist (``caasl_agents.load_pretrained``), then evaluates
 CAASL against Random and Observational designs on a modest number of held-out ``CausalLinear-v0`` and
 ``SergioKnockout-v0`` environments, prints the final-step table and writes
-``benchmarks/results/demo/{summary.md, summary.csv, episodes.csv, scores.png}``.
+``<out>/{summary.md, summary.csv, episodes.csv, scores.png}``: by default ``runs/demo/`` (git-ignored), so
+a demo never rewrites the committed reference ``benchmarks/results/demo/``, which the same command with
+``--out benchmarks/results/demo`` regenerates.
 
-Run: ``python -m benchmarks.demo [--n-envs 30]``
+Run: ``python -m benchmarks.demo [--n-envs 30] [--out runs/demo]``
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -20,6 +23,11 @@ from benchmarks._common import RESULTS_DIR, markdown_table
 from benchmarks.evaluate import run, write_outputs
 
 DEMO_IDS = ("CausalLinear-v0", "SergioKnockout-v0")
+ROOT = RESULTS_DIR.parent.parent
+DEFAULT_OUT = "runs/demo"
+"""Where ``make demo`` writes (relative to the working directory; ``runs/`` is git-ignored)."""
+REFERENCE = RESULTS_DIR / "demo"
+"""The committed reference results."""
 
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
@@ -28,7 +36,13 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-envs", type=int, default=100, help="held-out environments per id")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy machine)")
+    parser.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        help=f"results folder (default: {DEFAULT_OUT}; the committed reference is {REFERENCE.relative_to(ROOT)})",
+    )
     args = parser.parse_args(argv)
+    out = Path(args.out)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     frames = []
@@ -36,10 +50,13 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         names = ["CAASL"] * (env_id in available_pretrained()) + ["Random", "Observational"]
         frames.append(run([env_id], names, args.n_envs))
     episodes = pd.concat(frames, ignore_index=True)
-    table = write_outputs(episodes, RESULTS_DIR / "demo", f"python -m benchmarks.demo --n-envs {args.n_envs}")
+    command = f"python -m benchmarks.demo --n-envs {args.n_envs}"
+    if out.resolve() != Path(DEFAULT_OUT).resolve():
+        command += f" --out {args.out}"
+    table = write_outputs(episodes, out, command)
     print()
     print(markdown_table(table))
-    print(f"\nwrote {RESULTS_DIR / 'demo'} in {time.perf_counter() - start:.0f} s")
+    print(f"\nwrote {out} in {time.perf_counter() - start:.0f} s (the committed reference: {REFERENCE})")
     return table
 
 
