@@ -28,11 +28,11 @@ start that fails leaves nothing):
   scores ``S(h_T)`` and the gain over Random, :func:`~caasl_agents.evaluation.policy_record`), also printed.
 
 Resume (``--resume RUN``) continues exactly from the latest checkpoint, as if the run had not stopped: the
-same transitions, counters and random streams (and on the same device and thread count the same
-parameters); only what came after that checkpoint is lost, so a kill -9 at any moment costs at most
-``--checkpoint-minutes`` (plus one round) of work. The CSV rows logged after the checkpoint are dropped.
-SIGINT (Ctrl-C) or SIGTERM writes a checkpoint at the end of the current round and exits with status
-128 + the signal number (a second signal stops at once, without one).
+same transitions, counters and random streams (and on a CPU with the same thread count the same parameters,
+bit for bit; CUDA kernels need not be deterministic); only what came after that checkpoint is lost, so a
+kill -9 at any moment costs at most ``--checkpoint-minutes`` (plus one round) of work. The CSV rows logged
+after the checkpoint are dropped. SIGINT (Ctrl-C) or SIGTERM writes a checkpoint at the end of the current
+round and exits with status 128 + the signal number (a second signal stops at once, without one).
 
 Seeds (:mod:`caasl_gym.evaluation.seeds`): every training reset seed must lie in the train family and
 the evaluation episodes in the validation family, so neither overlaps the benchmarks' test episodes.

@@ -52,3 +52,16 @@ def test_cli_on_cuda(tmp_path):
     ])  # fmt: skip
     model = REDQ.load(run_dir / "model.zip", device="cuda")
     assert model.num_timesteps == 64 and np.isfinite(model.critic.q_heads.layers[0].weight.sum().item())
+
+
+def test_cli_resumes_on_cuda(tmp_path):
+    """The preset resolves to gpu on CUDA and a run resumes there (CUDA's random streams are restored too)."""
+    import json
+
+    argv = ["--env", "caasl_agents.common.envs:caasl_agents/ToyDesign-v0", "--n-envs", "4", "--learning-starts", "16",
+            "--batch-size", "16", "--eval-episodes", "0", "--no-progress-bar", "--checkpoint-freq", "16"]  # fmt: skip
+    run_dir = main([*argv, "--total-timesteps", "32", "--run-root", str(tmp_path)])
+    assert json.loads((run_dir / "config.json").read_text())["preset"] == "gpu"
+    main(["--resume", str(run_dir), "--total-timesteps", "48"])
+    model = REDQ.load(run_dir / "model.zip", device="cuda")
+    assert model.num_timesteps == 48 and model.device.type == "cuda"

@@ -18,8 +18,9 @@ is replaced only once the files it names are complete, so a kill at any moment l
 
 The training CLI takes checkpoints between two rounds of SB3's loop (a round's transitions stored and its
 gradient steps taken), so restoring one (:func:`restore_checkpoint`) and calling ``learn`` again continues
-as the uninterrupted run would: the same transitions and, on the same device and thread count, the same
-parameters. The model zip itself holds the counters, the current observations and the optimizers.
+as the uninterrupted run would: the same transitions and, on a CPU with the same thread count, the same
+parameters bit for bit (CUDA kernels need not be deterministic, so there they may drift apart). The model
+zip itself holds the counters, the current observations and the optimizers.
 """
 
 from __future__ import annotations
