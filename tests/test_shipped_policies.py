@@ -11,6 +11,7 @@ import caasl_gym
 from caasl_agents import available_pretrained, load_pretrained, predict_any_d
 from caasl_agents.common.cli import parse_config
 from caasl_agents.evaluation import gain_of
+from caasl_agents.imitate import ImitateConfig
 from caasl_agents.pretrained import PACKAGE_DIR, pretrained_info
 from caasl_agents.train import TrainConfig
 from caasl_gym.registration import training_id
@@ -28,8 +29,13 @@ def test_sidecar_matches_the_file_and_its_command_parses(env_id):
     data = (PACKAGE_DIR / f"{env_id}.zip").read_bytes()
     assert hashlib.sha256(data).hexdigest() == info["sha256"] and len(data) == info["size_bytes"]
     assert len(data) < 5_000_000  # a few MB at most
-    cfg, _ = parse_config(TrainConfig, shlex.split(info["command"])[3:])
-    assert cfg.env == env_id and cfg.total_timesteps == info["num_timesteps"] and cfg.seed == info["seed"]
+    argv = shlex.split(info["command"])
+    if argv[2] == "caasl_agents.imitate":  # a behaviour clone: its own CLI, no environment steps
+        cfg, _ = parse_config(ImitateConfig, argv[3:])
+        assert cfg.env == env_id and info["num_timesteps"] == 0 and info["imitation"]["demo_seeds"] == cfg.demo_seeds
+    else:
+        cfg, _ = parse_config(TrainConfig, argv[3:])
+        assert cfg.env == env_id and cfg.total_timesteps == info["num_timesteps"] and cfg.seed == info["seed"]
     assert info["eval"]["episodes"] >= 100 and np.isfinite(gain_of(info["eval"])[0])  # sidecars of any vintage
 
 
