@@ -4,8 +4,10 @@ An episode is identified by its reset seed (copy ``i`` of a vector env reset wit
 ``s + i``). The families are disjoint ranges, so a policy is never selected on, or tested on, an
 episode it was trained on:
 
-* **train** ``[0, 1_000_000)``: the training CLI resets session ``k`` of a run with ``--seed s`` and
-  ``--n-envs n`` at ``s + k n`` (copies ``s + k n + i``); every such seed must lie here.
+* **train** ``[0, 1_000_000)``: the training CLI resets its ``n`` copies at ``--seed s`` (copies ``s + i``;
+  an exact resume restores the environments' state, and only a checkpoint of the older format reseeds
+  session ``k`` at ``s + k n``), and the demonstrations of ``caasl_agents.imitate`` use these seeds too;
+  every such seed must lie here.
 * **validation** ``[1_000_000, 10_000_000)``: the training CLI's final evaluation and checkpoint
   selection (``--eval-seed``, default ``1_000_000``; episodes ``eval_seed + i``).
 * **test** ``[10_000_000, 20_000_000)``: every committed benchmark result (episodes ``10_000_000 + i``).
