@@ -8,13 +8,12 @@ pytest.importorskip("gies")
 
 import caasl_gym  # noqa: F401  (registers the ids)
 from caasl_gym.baselines.diffcbed import DiffCBEDDesigner
-from caasl_gym.baselines.mechanisms import simulate_rows
+from caasl_gym.baselines.mechanisms import history, simulate_rows
 from caasl_gym.baselines.ss_finite import (
     Particles,
     SSFiniteDesigner,
     do_rows,
     gies_particles,
-    history,
     particle_information,
 )
 from caasl_gym.envs.linear import CausalLinearConfig

@@ -42,15 +42,15 @@ bootstrap at ``d = 10``, tens of seconds at ``d = 20``); the optimisation is ``n
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 import torch
 
-from caasl_gym.baselines.ss_finite import WEIGHTINGS, Particles, gies_particles, history
+from caasl_gym.baselines.mechanisms import PerHistoryDesigner, history
+from caasl_gym.baselines.ss_finite import WEIGHTINGS, Particles, gies_particles
 
 
-class DiffCBEDDesigner:
+class DiffCBEDDesigner(PerHistoryDesigner):
     """Gradient-based multi-target designs on a bootstrapped-GIES posterior (see the module docstring).
 
     Args:
@@ -112,12 +112,6 @@ class DiffCBEDDesigner:
     def for_config(cls, config, **kwargs) -> DiffCBEDDesigner:
         """The designer for a :class:`~caasl_gym.envs.linear.CausalLinearConfig` (its value scale and ``k``)."""
         return cls(value_scale=config.value_scale, samples_per_step=config.samples_per_step, **kwargs)
-
-    def act(self, obs: np.ndarray, rngs: Sequence[np.random.Generator]) -> np.ndarray:
-        """Actions ``(B, d, 2)`` for the histories ``obs`` ``(B, N, d, 3)``; copy ``b`` draws from ``rngs[b]``."""
-        if len(obs) != len(rngs):
-            raise ValueError(f"need one generator per history, got {len(rngs)} for {len(obs)}")
-        return np.stack([self.design(o, rng) for o, rng in zip(obs, rngs)]).astype(np.float32)
 
     def design(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """The optimised action ``(d, 2)`` for one observation ``(N, d, 3)``."""

@@ -24,18 +24,22 @@ targets take the value ``+1`` in action units (the box's edge, the most informat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
-from caasl_gym.baselines.mechanisms import row_log_likelihood, sample_mechanisms, simulate_rows
+from caasl_gym.baselines.mechanisms import (
+    PerHistoryDesigner,
+    history,
+    row_log_likelihood,
+    sample_mechanisms,
+    simulate_rows,
+)
 from caasl_gym.metrics import expected_correct
 from caasl_gym.reward.exact import ExactLinearPosterior, LinearPrior, check_num_nodes
 
 CRITERIA = ("eig", "score")
 
 
-class GreedyExactDesigner:
+class GreedyExactDesigner(PerHistoryDesigner):
     """One-step greedy designs on the exact posterior (see the module docstring).
 
     Args:
@@ -85,14 +89,9 @@ class GreedyExactDesigner:
         prior = LinearPrior(edges_per_node=config.edges_per_node, weight_mean=config.weight_mean)
         return cls(prior, value_scale=config.value_scale, samples_per_step=config.samples_per_step, **kwargs)
 
-    def act(self, obs: np.ndarray, rngs: Sequence[np.random.Generator]) -> np.ndarray:
-        """Actions ``(B, d, 2)`` for the histories ``obs`` ``(B, N, d, 3)``; copy ``b`` draws from ``rngs[b]``."""
-        return np.stack([self.design(o, rng) for o, rng in zip(obs, rngs)]).astype(np.float32)
-
     def design(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """The greedy action ``(d, 2)`` for one observation ``(N, d, 3)``."""
-        filled = obs[:, 0, 2] > 0
-        values, intervened = obs[filled, :, 0].astype(np.float64), obs[filled, :, 1] > 0
+        values, intervened = history(obs)
         d = values.shape[1]
         check_num_nodes(d)
         actions = self.candidates(d, rng)  # (C, d, 2)

@@ -9,6 +9,7 @@ and score them (:func:`row_log_likelihood`).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -17,6 +18,28 @@ from caasl_gym.reward.exact import ExactLinearPosterior, LinearPrior
 
 _LOG_T = np.linspace(math.log(1e-4), math.log(1e3), 1201)
 """Grid over ``log t`` for the conditional noise posterior of non-root nodes."""
+
+
+def history(obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The filled rows of one observation ``(N, d, 3)``: values ``(n, d)`` float64, targets ``(n, d)`` bool."""
+    obs = np.asarray(obs)
+    if obs.ndim != 3 or obs.shape[-1] != 3:
+        raise ValueError(f"an observation must have shape (N, d, 3), got {obs.shape}")
+    filled = obs[:, 0, 2] > 0
+    return obs[filled, :, 0].astype(np.float64), obs[filled, :, 1] > 0
+
+
+class PerHistoryDesigner:
+    """``act`` of the designers that design for one history at a time: copy ``b`` by ``design(obs[b], rngs[b])``."""
+
+    def design(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def act(self, obs: np.ndarray, rngs: Sequence[np.random.Generator]) -> np.ndarray:
+        """Actions ``(B, d, 2)`` for the histories ``obs`` ``(B, N, d, 3)``; copy ``b`` draws from ``rngs[b]``."""
+        if len(obs) != len(rngs):
+            raise ValueError(f"need one generator per history, got {len(rngs)} for {len(obs)}")
+        return np.stack([self.design(o, rng) for o, rng in zip(obs, rngs)]).astype(np.float32)
 
 
 def sample_mechanisms(

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from caasl_gym.baselines.gies import bootstrap_gies
-from caasl_gym.baselines.mechanisms import fit_mechanisms
+from caasl_gym.baselines.mechanisms import PerHistoryDesigner, fit_mechanisms, history
 
 WEIGHTINGS = ("uniform", "likelihood")
 """Particle weights: bootstrap frequency, or frequency times ``exp(BIC)`` of the history."""
@@ -72,15 +72,6 @@ class Particles:
     weights: np.ndarray
     noise: np.ndarray
     log_prior: np.ndarray
-
-
-def history(obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The filled rows of one observation ``(N, d, 3)``: values ``(n, d)`` float64, targets ``(n, d)`` bool."""
-    obs = np.asarray(obs)
-    if obs.ndim != 3 or obs.shape[-1] != 3:
-        raise ValueError(f"an observation must have shape (N, d, 3), got {obs.shape}")
-    filled = obs[:, 0, 2] > 0
-    return obs[filled, :, 0].astype(np.float64), obs[filled, :, 1] > 0
 
 
 def gies_particles(
@@ -185,7 +176,7 @@ def particle_information(
     return -(prior * w_log).sum() - (posterior_entropy.mean(axis=-1) * prior).sum(axis=-1)
 
 
-class SSFiniteDesigner:
+class SSFiniteDesigner(PerHistoryDesigner):
     """Greedy multi-target designs on a bootstrapped-GIES posterior (see the module docstring).
 
     Args:
@@ -238,12 +229,6 @@ class SSFiniteDesigner:
     def for_config(cls, config, **kwargs) -> SSFiniteDesigner:
         """The designer for a :class:`~caasl_gym.envs.linear.CausalLinearConfig` (its value scale and ``k``)."""
         return cls(value_scale=config.value_scale, samples_per_step=config.samples_per_step, **kwargs)
-
-    def act(self, obs: np.ndarray, rngs: Sequence[np.random.Generator]) -> np.ndarray:
-        """Actions ``(B, d, 2)`` for the histories ``obs`` ``(B, N, d, 3)``; copy ``b`` draws from ``rngs[b]``."""
-        if len(obs) != len(rngs):
-            raise ValueError(f"need one generator per history, got {len(rngs)} for {len(obs)}")
-        return np.stack([self.design(o, rng) for o, rng in zip(obs, rngs)]).astype(np.float32)
 
     def design(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """The greedy action ``(d, 2)`` for one observation ``(N, d, 3)``."""
