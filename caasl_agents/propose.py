@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -400,7 +400,7 @@ def target_probabilities(model: BaseAlgorithm, history: np.ndarray) -> np.ndarra
 
 # ---------------------------------------------------------------------------------------------- proposing
 def _reward_model(spec: Any, lab: LabData):
-    """``(model, label, env config)`` of a reward-model spec (``"auto"``: the environments' default for d)."""
+    """``(model, label)`` of a reward-model spec (``"auto"``: the environments' default for d)."""
     env_id = LAB_DOMAINS[lab.domain]
     config = config_for(env_id, num_nodes=len(lab.names))
     spec = config.reward_model if isinstance(spec, str) and spec == "auto" else spec
@@ -409,7 +409,7 @@ def _reward_model(spec: Any, lab: LabData):
         model = resolve_reward_model(spec, config=config)
     except ValueError as err:
         raise ValueError(f"reward model {label!r} cannot score this data (d = {len(lab.names)}): {err}") from None
-    return model, label, config
+    return model, label
 
 
 def edge_posterior(lab: LabData, model: Any) -> pd.DataFrame:
@@ -425,11 +425,17 @@ def posterior(data: Any, intervened: Any = None, reward_model: Any = "auto", dom
     return edge_posterior(lab, _reward_model(reward_model, lab)[0])
 
 
-def _decode(actions: np.ndarray, lab: LabData, config: Any, reward: Any) -> tuple[np.ndarray, np.ndarray]:
-    """``(k, d)`` targets and standardised values of ``(k, d, 2)`` actions, decoded as the environments do."""
-    core_config = replace(config, reward_model=reward)
-    core = DesignCore(core_config, domain_entry(LAB_DOMAINS[lab.domain]).domain(core_config), batch=len(actions))
-    return core.parse_actions(actions)
+def decode_actions(actions: np.ndarray, lab: LabData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Designs of ``(k, d, 2)`` actions, decoded as the lab domain's environments decode them.
+
+    Returns:
+        ``(k, d)`` bool targets, ``(k, d)`` values in the policy's standardised units and ``(k, d)`` values in
+        the data's units (linear: ``mean + std * value``; counts: 0, a knockout); NaN where not a target.
+    """
+    config = config_for(LAB_DOMAINS[lab.domain], num_nodes=len(lab.names))
+    core = DesignCore(config, domain_entry(LAB_DOMAINS[lab.domain]).domain(config), batch=len(actions))
+    targets, z = core.parse_actions(actions)
+    return targets, np.where(targets, z, np.nan), np.where(targets, lab.mean + lab.std * z, np.nan)
 
 
 def propose(
@@ -485,14 +491,13 @@ def propose(
     if isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget < 1:
         raise ValueError(f"max_rows must be an integer >= 1, got {max_rows!r}")
     lab = check_data(data, intervened, own)
-    reward, reward_label, config = _reward_model(reward_model, lab)
+    reward, reward_label = _reward_model(reward_model, lab)
     posterior = edge_posterior(lab, reward)
     history, seen = policy_view(lab, int(budget))
     rngs = np.random.default_rng(seed).spawn(int(n_designs))
     # one history at a time (not a batch), so design i is bit for bit the same whatever n_designs is
     actions = np.stack([predict_any_d(model, history, deterministic, None if deterministic else r) for r in rngs])
-    targets, z = _decode(actions, lab, config, reward)
-    user = lab.mean + lab.std * z  # (k, d) back to the data's units (counts: z = 0, mean 0, std 1)
+    targets, z, user = decode_actions(actions, lab)
     pick = [np.flatnonzero(t) for t in targets]
     return Proposal(
         designs=tuple({lab.names[j]: float(user[i, j]) for j in p} for i, p in enumerate(pick)),
