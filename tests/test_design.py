@@ -281,3 +281,14 @@ def test_example_loop_improves_the_posterior(tmp_path, linear_policy, capsys):
 def test_shipped_example_csv_is_what_its_command_writes(tmp_path):
     _example().write_example_csv(tmp_path / "experiments.csv")
     assert (tmp_path / "experiments.csv").read_text() == (ROOT / "examples" / "experiments.csv").read_text()
+
+
+def test_policy_from_a_run_folder_or_zip(tmp_path, linear_policy):
+    (tmp_path / "run").mkdir()
+    linear_policy.save(tmp_path / "run" / "model.zip")
+    data, _ = lab_table()
+    expected = propose(linear_policy, data, seed=2).designs
+    assert propose(tmp_path / "run", data, seed=2).designs == expected
+    assert propose(str(tmp_path / "run" / "model.zip"), data, seed=2).designs == expected
+    with pytest.raises(ValueError, match=r"has no model\.zip"):
+        propose(tmp_path, data)
