@@ -496,7 +496,9 @@ def propose(
     history, seen = policy_view(lab, int(budget))
     rngs = np.random.default_rng(seed).spawn(int(n_designs))
     # one history at a time (not a batch), so design i is bit for bit the same whatever n_designs is
-    actions = np.stack([predict_any_d(model, history, deterministic, None if deterministic else r) for r in rngs])
+    actions = np.stack(
+        [predict_any_d(model, history, deterministic=deterministic, rng=None if deterministic else r) for r in rngs]
+    )
     targets, z, user = decode_actions(actions, lab)
     pick = [np.flatnonzero(t) for t in targets]
     return Proposal(
