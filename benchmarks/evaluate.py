@@ -12,6 +12,11 @@ of the environment's default reward model, so design quality is measured indepen
 policy was trained against (linear ids with d <= 12 only; others are skipped). The observations, and
 hence every strategy's designs, do not depend on the reward model.
 
+``Probe`` adds the **privileged** reference :class:`~caasl_gym.evaluation.probe.PrivilegedProbe` (row ``Probe
+(privileged)``): a one-step greedy designer that simulates candidate designs on the true hidden model. It is
+a headroom yardstick, not a method; when it runs, the table adds every strategy's *share of the probe's gain*
+(its gain over Random divided by the probe's, with a paired bootstrap 95% interval over episodes).
+
 Run: ``python -m benchmarks.evaluate --ids CausalLinear-v0 --strategies CAASL Random Observational``
 Outputs: ``benchmarks/results/<out>/episodes.csv`` (tidy, one row per id/strategy/episode/t),
 ``summary.csv``, ``summary.md`` and ``scores.png``.
@@ -32,7 +37,17 @@ import torch
 
 import caasl_gym
 from benchmarks._common import RESULTS_DIR, environment_header, markdown_table
-from caasl_gym.evaluation import TEST, ObservationalStrategy, RandomStrategy, Strategy, evaluate, final, summarize
+from caasl_gym.evaluation import (
+    PROBE_NAME,
+    TEST,
+    ObservationalStrategy,
+    PrivilegedProbe,
+    RandomStrategy,
+    Strategy,
+    evaluate,
+    final,
+    summarize,
+)
 from caasl_gym.registration import config_for, training_id
 
 
@@ -43,13 +58,16 @@ def run(
     env_kwargs: dict | None = None,
     deterministic: bool = False,
     score_model: str | None = None,
+    probe_random: int = 16,
 ) -> pd.DataFrame:
     """Tidy records of the strategies ``names`` (:func:`make_strategies`) on ``n_envs`` test episodes per id:
     one row per (id, strategy, episode, t), with the posterior metrics."""
     frames = []
     for env_id in env_ids:
-        strategies = make_strategies(names, env_id, deterministic, env_kwargs)
+        strategies = make_strategies(names, env_id, deterministic, env_kwargs, probe_random)
         print(f"{env_id}: {', '.join(s.name for s in strategies)} on {n_envs} test episodes", flush=True)
+        if any(getattr(s, "privileged", False) for s in strategies):
+            print(f"  {PROBE_NAME} reads the hidden model: a headroom reference, not a method", flush=True)
         options = dict(metrics=True, score_model=score_model)
         frames.append(evaluate(env_id, strategies, n_envs, TEST.start, env_kwargs, **options))
     return pd.concat(frames, ignore_index=True)
@@ -85,8 +103,40 @@ def plot_scores(summary: pd.DataFrame, path: Path) -> Path | None:
     return path
 
 
-def final_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """The t = T rows, formatted as mean ± CI, one row per (id, strategy)."""
+def probe_share(
+    episodes: pd.DataFrame, reference: str = "Random", n_boot: int = 2000, seed: int = 0
+) -> pd.DataFrame:
+    """Each strategy's share of the privileged probe's gain at the final step, per id where the probe ran.
+
+    ``share = mean(S - S_ref) / mean(S_probe - S_ref)`` over the same episodes, with a 95% paired bootstrap
+    interval (episodes resampled together, ``n_boot`` draws from ``default_rng(seed)``).
+
+    Returns:
+        One row per (``env_id``, ``strategy``) other than the reference and the probe: ``share``,
+        ``share_low``, ``share_high`` (empty when no id has both the probe and the reference).
+    """
+    rows = []
+    last = episodes[episodes.t == episodes.groupby("env_id").t.transform("max")]
+    for env_id, g in last.groupby("env_id", sort=False):
+        table = g.pivot(index="episode", columns="strategy", values="score")
+        if PROBE_NAME not in table or reference not in table:
+            continue
+        probe_gain = (table[PROBE_NAME] - table[reference]).to_numpy()
+        idx = np.random.default_rng(seed).integers(0, len(table), size=(n_boot, len(table)))
+        for strategy in dict.fromkeys(g.strategy):
+            if strategy in (reference, PROBE_NAME):
+                continue
+            gain = (table[strategy] - table[reference]).to_numpy()
+            boot = gain[idx].mean(1) / probe_gain[idx].mean(1)
+            low, high = np.quantile(boot, [0.025, 0.975])
+            rows.append(dict(env_id=env_id, strategy=strategy, share=gain.mean() / probe_gain.mean(),
+                             share_low=low, share_high=high))  # fmt: skip
+    return pd.DataFrame(rows, columns=["env_id", "strategy", "share", "share_low", "share_high"])
+
+
+def final_table(summary: pd.DataFrame, shares: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The t = T rows, formatted as mean ± CI, one row per (id, strategy); with :func:`probe_share`'s
+    ``shares`` (non-empty), a column ``share of probe gain`` (share and its 95% interval)."""
     last = final(summary)
 
     def fmt(column: str, digits: int, sign: str = "") -> list[str]:
@@ -98,18 +148,31 @@ def final_table(summary: pd.DataFrame) -> pd.DataFrame:
     out["gain vs Random (paired)"] = fmt("gain", 2, "+")
     out["E[SHD]"], out["AUPRC"], out["edge F1"] = fmt("expected_shd", 2), fmt("auprc", 3), fmt("edge_f1", 3)
     out["s / design"] = [f"{v:.2g}" for v in last.design_seconds]
+    if shares is not None and len(shares):
+        keyed = shares.set_index(["env_id", "strategy"])
+        out["share of probe gain"] = [
+            f"{keyed.share[k]:.2f} [{keyed.share_low[k]:.2f}, {keyed.share_high[k]:.2f}]" if k in keyed.index else ""
+            for k in zip(out.env_id, out.strategy)
+        ]
     return out.reset_index(drop=True)
 
 
 def make_strategies(
-    names: Sequence[str], env_id: str | None = None, deterministic: bool = False, env_kwargs: dict | None = None
+    names: Sequence[str],
+    env_id: str | None = None,
+    deterministic: bool = False,
+    env_kwargs: dict | None = None,
+    probe_random: int = 16,
 ) -> list[Strategy]:
     """Strategies by name:
 
     * ``Random``, ``Observational``;
+    * ``Probe``: the **privileged** reference :class:`~caasl_gym.evaluation.probe.PrivilegedProbe` (observational,
+      every single target and ``probe_random`` uniform candidates per step, scored on the hidden model);
     * ``CAASL`` (the shipped policy of ``env_id``'s domain, sampled designs as in the official evaluation,
-      or the tanh of the mean with ``deterministic``), ``CAASL-deterministic`` (always the mean), and either
-      with ``:<path to model.zip>``;
+      or the policy's deterministic design with ``deterministic``: by default the ``round(sum p_i)`` likeliest
+      targets, :mod:`caasl_agents.redq.designs`), ``CAASL-deterministic`` (always the deterministic design),
+      and either with ``:<path to model.zip>``;
     * ``Greedy`` / ``Greedy-score``: :class:`~caasl_gym.baselines.greedy.GreedyExactDesigner` (EIG / expected
       score) for the id's prior (linear, d <= 12);
     * ``SS-Finite``, ``DiffCBED``: :mod:`caasl_gym.baselines` designers on bootstrapped-GIES particles.
@@ -121,6 +184,8 @@ def make_strategies(
             out.append(RandomStrategy())
         elif base == "Observational":
             out.append(ObservationalStrategy())
+        elif base == "Probe":
+            out.append(PrivilegedProbe(n_random=probe_random))
         elif base in ("CAASL", "CAASL-deterministic"):
             from caasl_agents import REDQ, load_pretrained
             from caasl_agents.evaluation import PolicyStrategy
@@ -135,7 +200,8 @@ def make_strategies(
                 raise ValueError(f"{base} needs an environment id (it is built for the id's prior)")
             out.append(BASELINES[base](config_for(env_id, **(env_kwargs or {}))))
         else:
-            valid = ", ".join(["Random", "Observational", "CAASL", "CAASL-deterministic", "CAASL:<path>", *BASELINES])
+            names_ = ["Random", "Observational", "CAASL", "CAASL-deterministic", "CAASL:<path>", "Probe", *BASELINES]
+            valid = ", ".join(names_)
             raise ValueError(f"unknown strategy {name!r}; valid: {valid}")
     return out
 
@@ -176,7 +242,10 @@ def write_outputs(episodes: pd.DataFrame, out_dir: Path, command: str, score_mod
     summary = summarize(episodes)
     episodes.to_csv(out_dir / "episodes.csv", index=False)
     summary.to_csv(out_dir / "summary.csv", index=False)
-    table = final_table(summary)
+    shares = probe_share(episodes)
+    if len(shares):
+        shares.to_csv(out_dir / "probe_share.csv", index=False)
+    table = final_table(summary, shares)
     plot = plot_scores(summary, out_dir / "scores.png")
     md = [
         "# Design strategies on held-out environments",
@@ -205,11 +274,17 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--n-envs", type=int, default=100, help="held-out environments per id")
     parser.add_argument("--env-kwargs", type=json.loads, default=None, help="JSON dict passed to gym.make")
     parser.add_argument("--out", default="evaluation", help="folder under benchmarks/results/")
-    parser.add_argument("--deterministic", action="store_true", help="CAASL: mean designs instead of samples")
+    parser.add_argument("--deterministic", action="store_true", help="CAASL: deterministic designs instead of samples")
     parser.add_argument(
         "--score", default=None, help="reward model that scores the designs (e.g. 'exact'); default: the env's"
     )
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy machine)")
+    parser.add_argument(
+        "--probe-random", type=int, default=16, help="Probe: uniform candidates per step (besides the single targets)"
+    )
+    parser.add_argument(
+        "--threads", "--torch-threads", dest="threads", type=int, default=1,
+        help="torch threads (1 is fastest on a busy machine)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     ids = list(caasl_gym.ALL_IDS) if args.ids == ["all"] else args.ids
@@ -223,7 +298,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
             except ValueError as err:
                 print(f"skipping {env_id}: {err}")
         ids = usable
-    episodes = run(ids, args.strategies, args.n_envs, env_kwargs, args.deterministic, args.score)
+    episodes = run(ids, args.strategies, args.n_envs, env_kwargs, args.deterministic, args.score, args.probe_random)
     command = "python -m benchmarks.evaluate " + " ".join(argv if argv is not None else sys.argv[1:])
     table = write_outputs(episodes, RESULTS_DIR / args.out, command, args.score)
     print(markdown_table(table))

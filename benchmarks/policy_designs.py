@@ -1,24 +1,31 @@
 """What the shipped policies design: targets per step and intervention values, per step t.
 
 On ``--n-envs`` held-out test environments (seeds ``TEST.start + i``) of each id, the shipped policy of
-the id's prior samples its designs (the rollout of :mod:`caasl_gym.evaluation` records them, the same
-episodes and designs as :mod:`benchmarks.evaluate`); per step the table reports the
-mean number of targets, the fraction of variables targeted and the mean |value| of the targets
-(linear ids; SERGIO knockouts have no value). Random targets half of the variables at every step.
+the id's prior designs in each of ``--modes`` (``sampled``: as in the official evaluation; ``deterministic``:
+the policy's deterministic design, :mod:`caasl_agents.redq.designs`); the rollout of
+:mod:`caasl_gym.evaluation` records them (the same episodes and designs as :mod:`benchmarks.evaluate`). Per
+step the table reports the mean number of targets, the fraction of variables targeted, the fraction of
+empty (observational) designs and the mean |value| of the targets (linear ids; SERGIO knockouts have no
+value). Random targets half of the variables at every step.
 
     python -m benchmarks.policy_designs
     python -m benchmarks.policy_designs --ids CausalLinear-v0 CausalLinear-OOD-D30-v0 --n-envs 20
+    python -m benchmarks.policy_designs --modes sampled deterministic --out policy_designs_modes
+
+Outputs: ``benchmarks/results/policy_designs.{csv,md}``, or ``benchmarks/results/<out>/policy_designs.{csv,md}``
+with ``--out``.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 import numpy as np
 import pandas as pd
 import torch
 
-from benchmarks._common import write_results
+from benchmarks._common import RESULTS_DIR, write_results
 from caasl_agents import load_pretrained
 from caasl_agents.evaluation import PolicyStrategy
 from caasl_gym.evaluation import TEST, rollout
@@ -27,9 +34,15 @@ from caasl_gym.registration import domain_of, training_id
 DEFAULT_IDS = ("CausalLinear-v0", "CausalLinear-OOD-D30-v0", "SergioKnockout-v0", "SergioKnockout-OOD-D30-v0")
 
 
-def designs(env_id: str, n_envs: int) -> pd.DataFrame:
-    """One row per step t: mean targets, fraction targeted and mean |value| of the targets."""
-    policy = PolicyStrategy(load_pretrained(training_id(env_id)))
+MODES = ("sampled", "deterministic")
+
+
+def designs(env_id: str, n_envs: int, mode: str = "sampled") -> pd.DataFrame:
+    """One row per step t: mean targets, fraction targeted, fraction of empty designs and mean |value| of the
+    targets, for the ``mode`` (one of :data:`MODES`) designs of the shipped policy of ``env_id``'s prior."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; valid choices: {', '.join(MODES)}")
+    policy = PolicyStrategy(load_pretrained(training_id(env_id)), deterministic=mode == "deterministic")
     actions = rollout(env_id, policy, n_envs, TEST.start, record_actions=True).actions  # (n, T, d, 2)
     targets = actions[..., 0] > 0  # (n, T, d)
     rows = []
@@ -38,10 +51,12 @@ def designs(env_id: str, n_envs: int) -> pd.DataFrame:
         rows.append(
             {
                 "env_id": env_id,
+                "designs": mode,
                 "t": t,
                 "d": actions.shape[2],
                 "targets_per_step": float(targets[:, t].sum(1).mean()),
                 "fraction_targeted": float(targets[:, t].mean()),
+                "fraction_empty": float((~targets[:, t].any(1)).mean()),
                 "mean_abs_value": float(values.mean()) if values.size and domain_of(env_id) == "linear" else np.nan,
             }
         )
@@ -52,16 +67,28 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p = argparse.ArgumentParser(prog="python -m benchmarks.policy_designs", description=__doc__.split("\n")[0])
     p.add_argument("--ids", nargs="+", default=list(DEFAULT_IDS))
     p.add_argument("--n-envs", type=int, default=100)
+    p.add_argument("--modes", nargs="+", default=["sampled"], choices=MODES, help="design modes of the policy")
+    p.add_argument("--out", default=None, help="folder under benchmarks/results/ (default: policy_designs.* there)")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    df = pd.concat([designs(i, args.n_envs) for i in args.ids], ignore_index=True)
+    df = pd.concat([designs(i, args.n_envs, m) for i in args.ids for m in args.modes], ignore_index=True)
     print(df.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    name = "policy_designs"
+    if args.out is not None:
+        (RESULTS_DIR / args.out).mkdir(parents=True, exist_ok=True)
+        name = f"{args.out}/policy_designs"
+    described = " and ".join(
+        {"sampled": "sampled", "deterministic": "deterministic (the policy's `deterministic_design`)"}[m]
+        for m in args.modes
+    )
     write_results(
-        "policy_designs",
+        name,
         df,
         title="Designs of the shipped policies per step",
-        notes=f"{args.n_envs} held-out test environments per id (seeds {TEST.start}+i), designs sampled from "
-        "the shipped policy of the id's prior. Random targets a fraction 0.5 at every step.",
+        notes=f"{args.n_envs} held-out test environments per id (seeds {TEST.start}+i), {described} designs of "
+        "the shipped policy of the id's prior. Random targets a fraction 0.5 at every step; fraction_empty: "
+        "designs that target nothing (observational).",
+        command="python -m benchmarks.policy_designs " + " ".join(argv if argv is not None else sys.argv[1:]),
     )
     return df
 

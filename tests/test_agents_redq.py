@@ -177,3 +177,75 @@ def test_redq_learns_with_separate_encoders_and_ten_critics():
     model.learn(1200)
     policy_return = mean_return(lambda o: model.predict(o, deterministic=True)[0])
     assert policy_return > 2.0, policy_return
+
+
+# ---------------------------------------------------------------- deterministic designs (caasl_agents.redq.designs)
+def hand_built(means0, log_std=0.0, value_mean=0.5):
+    """Actor outputs ``(B, d·2)`` with target means ``means0`` ``(B, d)``, one log std and one value mean."""
+    means0 = th.as_tensor(means0, dtype=th.float32)
+    mean = th.stack([means0, th.full_like(means0, value_mean)], dim=-1).flatten(1)
+    return mean, th.full_like(mean, log_std)
+
+
+def targets_of(action, d):
+    return (np.asarray(action).reshape(-1, d, 2)[..., 0] > 0).tolist()
+
+
+def test_deterministic_design_targets_the_round_of_sum_p_likeliest_variables():
+    from caasl_agents.redq.designs import deterministic_action, target_probabilities
+
+    # row 0: p = Phi(m) = .31 .62 .16 .42 .21 (sum 1.72, k = 2); row 1: all .31 (sum 1.54, k = 2, ties to the
+    # lower index); row 2: all .0013 (sum < 1/2, k = 0: the observational design)
+    mean, log_std = hand_built([[-0.5, 0.3, -1.0, -0.2, -0.8], [-0.5] * 5, [-3.0] * 5])
+    p = target_probabilities(mean, log_std, 2).numpy()
+    np.testing.assert_allclose(p[0], [0.3085, 0.6179, 0.1587, 0.4207, 0.2119], atol=1e-4)
+    topk = deterministic_action(mean, log_std, 2)
+    assert targets_of(topk, 5) == [[0, 1, 0, 1, 0], [1, 1, 0, 0, 0], [0, 0, 0, 0, 0]]
+    assert set(np.abs(topk.numpy().reshape(3, 5, 2)[..., 0]).ravel()) == {1.0}  # column 0 is +-1
+    np.testing.assert_allclose(topk.reshape(3, 5, 2)[..., 1], np.tanh(0.5), rtol=1e-6)  # values: tanh(mean)
+    nonempty = deterministic_action(mean, log_std, 2, "top-k-nonempty")
+    assert targets_of(nonempty, 5)[2] == [1, 0, 0, 0, 0] and targets_of(nonempty, 5)[:2] == targets_of(topk, 5)[:2]
+    old = deterministic_action(mean, log_std, 2, "mean")  # SB3's tanh(mean): only p > 1/2
+    np.testing.assert_array_equal(old, th.tanh(mean))
+    assert targets_of(old, 5) == [[0, 1, 0, 0, 0], [0] * 5, [0] * 5]
+    # a wider Gaussian moves p towards 1/2 and so the number of targets: std 4 gives p = .45 .53 .40 .48 .42, k = 2
+    assert sum(targets_of(deterministic_action(mean[:1], log_std[:1] + np.log(4.0), 2), 5)[0]) == 2
+    with pytest.raises(ValueError, match="unknown deterministic_design 'argmax'; valid choices: top-k"):
+        deterministic_action(mean, log_std, 2, "argmax")
+
+
+def test_sb3_predict_and_predict_any_d_give_the_design_at_any_d(monkeypatch):
+    from caasl_agents.redq.designs import deterministic_action
+
+    model = make_model()
+    obs = model.env.reset()
+    np.testing.assert_allclose(predict_any_d(model, obs), model.predict(obs, deterministic=True)[0], atol=1e-6)
+    # d = 20 (the toy model was trained at d = 3): batched, and the same as one history at a time
+    big = np.zeros((3, 9, 20, 3), np.float32)
+    big[:, :4] = np.random.default_rng(0).normal(size=(3, 4, 20, 3))
+    big[:, :4, :, 2] = 1.0
+    actions = predict_any_d(model, big)
+    mean, log_std, _ = model.actor.get_action_dist_params(th.as_tensor(big))
+    np.testing.assert_array_equal(actions, deterministic_action(mean, log_std, 2).detach().numpy().reshape(3, 20, 2))
+    np.testing.assert_allclose(np.stack([predict_any_d(model, o) for o in big]), actions, atol=1e-6)
+    # a hand-built actor output through SB3's predict: exactly the top-k targets
+    built = hand_built([[-0.5, 0.3, -1.0], [-3.0, -3.0, -3.0]])
+    monkeypatch.setattr(model.actor, "get_action_dist_params", lambda o: (*built, {}))
+    action = model.predict(obs, deterministic=True)[0]
+    assert targets_of(action, 3) == [[0, 1, 0], [0, 0, 0]]  # p = .31 .62 .16 (k = 1); all .0013 (k = 0)
+    np.testing.assert_allclose(predict_any_d(model, obs), action, atol=1e-6)
+
+
+def test_deterministic_design_is_a_policy_attribute_saved_with_the_model(tmp_path):
+    model = make_model(policy_kwargs=dict(deterministic_design="mean"))
+    assert model.policy.deterministic_design == model.actor.deterministic_design == "mean"
+    obs = model.env.reset()
+    mean, _, _ = model.actor.get_action_dist_params(th.as_tensor(obs))
+    np.testing.assert_allclose(predict_any_d(model, obs), np.tanh(mean.detach().numpy()).reshape(obs.shape[0], 3, 2))
+    model.save(tmp_path / "mean.zip")
+    assert REDQ.load(tmp_path / "mean.zip", device="cpu").policy.deterministic_design == "mean"
+    model.policy.deterministic_design = "top-k-nonempty"  # settable on a loaded policy
+    assert model.actor.deterministic_design == "top-k-nonempty"
+    with pytest.raises(ValueError, match="valid choices: top-k, top-k-nonempty, mean"):
+        model.policy.deterministic_design = "median"
+    assert make_model().policy.deterministic_design == "top-k"  # the default (and that of zips saved before)

@@ -73,3 +73,24 @@ def test_expected_calibration_error():
     p = np.full((1, 3, 3), 0.5)
     # one bin holds all six entries: mean probability 0.5, edge frequency 1/6
     assert expected_calibration_error(p, adj) == pytest.approx(0.5 - 1 / 6)
+
+
+def test_probe_is_a_labelled_reference_and_the_table_reports_each_strategys_share_of_its_gain():
+    from benchmarks.evaluate import probe_share
+    from caasl_gym.evaluation import PROBE_NAME
+
+    (probe,) = make_strategies(["Probe"], "CausalLinear-v0", probe_random=2)
+    assert probe.name == PROBE_NAME == "Probe (privileged)" and probe.privileged and probe.n_random == 2
+    episodes = run(
+        ["CausalLinear-v0"], ["Random", "Observational", "Probe"], n_envs=3, env_kwargs=SMALL, probe_random=2
+    )
+    shares = probe_share(episodes)
+    assert list(shares.strategy) == ["Observational"]  # neither the reference nor the probe itself
+    last = episodes[episodes.t == SMALL["budget"]].pivot(index="episode", columns="strategy", values="score")
+    by_hand = (last["Observational"] - last["Random"]).mean() / (last[PROBE_NAME] - last["Random"]).mean()
+    assert shares.share[0] == pytest.approx(by_hand) and shares.share_low[0] <= shares.share_high[0]
+    table = final_table(summarize(episodes), shares).set_index("strategy")
+    assert table.loc["Observational", "share of probe gain"].startswith(f"{by_hand:.2f} [")
+    assert table.loc[PROBE_NAME, "share of probe gain"] == "" and table.loc["Random", "share of probe gain"] == ""
+    assert "share of probe gain" not in final_table(summarize(episodes)).columns  # only with the probe's shares
+    assert probe_share(episodes[episodes.strategy != PROBE_NAME]).empty

@@ -49,9 +49,11 @@ def test_the_clone_reproduces_its_expert(tmp_path):
     history = behaviour_clone(model.policy, obs, actions, epochs=40, batch_size=8, learning_rate=3e-3,
                               rng=np.random.default_rng(0))  # fmt: skip
     assert history[-1]["train_nll"] < history[0]["train_nll"] - 1.0
+    model.policy.deterministic_design = "mean"  # the Bernoulli modes, the rule calibrate_decisions is made for
     predicted = predict_any_d(model, obs[:5], deterministic=True)
     np.testing.assert_array_equal(predicted[..., 0] > 0, actions[:5, :, 0] > 0)
     shifted = REDQ("TransformerPolicy", venv, **TrainConfig(**ARCH).model_kwargs())  # untrained: p ~ 1/2 everywhere
+    shifted.policy.deterministic_design = "mean"
     sparse = actions.copy()
     sparse[..., 0] = np.where(np.arange(4) == 0, 1.0, -1.0)  # the expert targets a quarter of the variables
     calibrate_decisions(shifted.policy, obs, sparse)

@@ -60,3 +60,34 @@ def test_policy_designs_benchmark_counts_targets_per_step():
     assert ((df.fraction_targeted >= 0) & (df.fraction_targeted <= 1)).all()
     np.testing.assert_allclose(df.targets_per_step, df.fraction_targeted * 10)
     assert df.mean_abs_value.isna().all()  # knockouts have no value
+
+
+@pytest.mark.parametrize("env_id", SHIPPED)
+def test_shipped_policies_load_with_a_deterministic_design_that_targets(env_id):
+    """Zips saved before ``deterministic_design`` existed load with the top-k rule: the deterministic design
+    targets the round(sum p_i) likeliest variables (the SERGIO policy's tanh(mean) targeted none)."""
+    import torch as th
+
+    from caasl_agents.redq.designs import target_probabilities
+
+    model = load_pretrained(env_id)
+    assert model.policy.deterministic_design == "top-k"
+    env = gym.make(env_id, reward_model="linear-small") if env_id == "CausalLinear-v0" else gym.make(env_id)
+    obs, _ = env.reset(seed=0)
+    action = predict_any_d(model, obs)
+    np.testing.assert_allclose(model.predict(obs, deterministic=True)[0], action, atol=1e-6)
+    with th.no_grad():
+        p = target_probabilities(*model.actor.get_action_dist_params(th.as_tensor(obs[None]))[:2], 2)[0].numpy()
+    chosen = action[:, 0] > 0
+    assert chosen.sum() == np.floor(p.sum() + 0.5) >= 1 and p[chosen].min() >= p[~chosen].max()
+    env.close()
+
+
+def test_policy_designs_benchmark_reports_deterministic_designs():
+    from benchmarks.policy_designs import designs
+
+    df = designs("SergioKnockout-v0", n_envs=2, mode="deterministic")
+    assert (df.designs == "deterministic").all() and (df.fraction_empty < 1).all()  # tanh(mean) targeted none
+    np.testing.assert_allclose(df.targets_per_step, df.fraction_targeted * 10)
+    with pytest.raises(ValueError, match="unknown mode 'mode'; valid choices: sampled, deterministic"):
+        designs("SergioKnockout-v0", n_envs=2, mode="mode")

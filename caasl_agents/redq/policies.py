@@ -27,6 +27,7 @@ from stable_baselines3.sac.policies import LOG_STD_MAX, LOG_STD_MIN, Actor, SACP
 from torch import nn
 
 from caasl_agents.common.torch_layers import AlternatingAttentionEncoder, EnsembleMLP, TransformerExtractor
+from caasl_agents.redq.designs import check_deterministic_design, deterministic_action
 
 CriticEncoder = Literal["separate", "shared"]
 TRANSFORMER_LOG_STD_INIT = math.log(math.sqrt(1.0 / 3.0))
@@ -230,7 +231,10 @@ class TransformerActor(Actor):
     layout of a ``(d, k)`` Box). Log std is clamped to ``[LOG_STD_MIN, LOG_STD_MAX]`` = ``[-20, 2]``.
 
     Same parameters as SB3's :class:`~stable_baselines3.sac.policies.Actor`; ``log_std_init`` is the
-    initial bias of the log-std head, and gSDE is not supported.
+    initial bias of the log-std head, and gSDE is not supported. ``deterministic_design`` is the rule of
+    ``forward(obs, deterministic=True)`` (:mod:`caasl_agents.redq.designs`): by default the ``round(sum p_i)``
+    likeliest targets, so the deterministic action is a design the policy would sample, not SB3's
+    ``tanh(mean)`` (``"mean"``), which targets nothing when every ``p_i < 1/2``.
     """
 
     def __init__(
@@ -247,6 +251,7 @@ class TransformerActor(Actor):
         use_expln: bool = False,
         clip_mean: float = 2.0,
         normalize_images: bool = False,
+        deterministic_design: str = "top-k",
     ):
         if use_sde:
             raise ValueError("TransformerActor does not support gSDE (use_sde=True)")
@@ -260,6 +265,8 @@ class TransformerActor(Actor):
         self.mu = nn.Linear(last_dim, width)
         self.log_std = nn.Linear(last_dim, width)
         nn.init.constant_(self.log_std.bias, log_std_init)
+        self.action_width = width
+        self.deterministic_design = check_deterministic_design(deterministic_design)
 
     def get_action_dist_params(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor, dict[str, th.Tensor]]:
         """
@@ -271,6 +278,17 @@ class TransformerActor(Actor):
         mean = self.mu(latent).flatten(1)  # (B, d·k)
         log_std = th.clamp(self.log_std(latent), LOG_STD_MIN, LOG_STD_MAX).flatten(1)  # type: ignore[operator]
         return mean, log_std, {}
+
+    def forward(self, obs: PyTorchObs, deterministic: bool = False) -> th.Tensor:
+        """
+        :param obs: ``(B, N, d, 3)`` at any ``N`` and ``d``
+        :param deterministic: the design of rule :attr:`deterministic_design` instead of a sample
+        :return: actions ``(B, d·k)`` in ``[-1, 1]``
+        """
+        mean, log_std, kwargs = self.get_action_dist_params(obs)
+        if deterministic:
+            return deterministic_action(mean, log_std, self.action_width, self.deterministic_design)
+        return self.action_dist.actions_from_params(mean, log_std, deterministic=False, **kwargs)
 
 
 class REDQPolicy(SACPolicy):
@@ -352,6 +370,10 @@ class TransformerPolicy(REDQPolicy):
     :param share_features_extractor: critics read the actor's encoder (no critic gradient into it)
     :param critic_encoder: ``"separate"`` (one encoder per critic, as in the paper) or ``"shared"``
         (one critic encoder feeding ``N`` heads; much cheaper)
+    :param deterministic_design: the rule of ``predict(obs, deterministic=True)``, one of
+        :data:`~caasl_agents.redq.designs.DETERMINISTIC_DESIGNS` (default ``"top-k"``: the ``round(sum p_i)``
+        likeliest targets). Models saved before it existed load with the default; it can be changed on a
+        loaded policy (``model.policy.deterministic_design = "mean"``).
     """
 
     def __init__(
@@ -373,12 +395,14 @@ class TransformerPolicy(REDQPolicy):
         n_critics: int = 10,
         share_features_extractor: bool = False,
         critic_encoder: CriticEncoder = "separate",
+        deterministic_design: str = "top-k",
     ):
         if critic_encoder not in ("separate", "shared"):
             raise ValueError(f"critic_encoder must be 'separate' or 'shared', got {critic_encoder!r}")
         if not issubclass(features_extractor_class, TransformerExtractor):
             raise TypeError("TransformerPolicy needs a TransformerExtractor (sub)class as features extractor")
         self.critic_encoder = critic_encoder  # read by make_critic, which SACPolicy.__init__ calls
+        self._deterministic_design = check_deterministic_design(deterministic_design)  # read by make_actor
         if net_arch is None:
             net_arch = dict(pi=[128, 128], qf=[128, 128])
         super().__init__(
@@ -389,7 +413,16 @@ class TransformerPolicy(REDQPolicy):
 
     def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> TransformerActor:
         actor_kwargs = self._update_features_extractor(self.actor_kwargs, features_extractor)
-        return TransformerActor(**actor_kwargs).to(self.device)
+        return TransformerActor(**actor_kwargs, deterministic_design=self._deterministic_design).to(self.device)
+
+    @property
+    def deterministic_design(self) -> str:
+        """The actor's rule for deterministic actions (:mod:`caasl_agents.redq.designs`); settable."""
+        return self.actor.deterministic_design
+
+    @deterministic_design.setter
+    def deterministic_design(self, mode: str) -> None:
+        self._deterministic_design = self.actor.deterministic_design = check_deterministic_design(mode)
 
     def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> TransformerEnsembleCritic:
         kwargs = dict(self.critic_kwargs)
@@ -405,7 +438,7 @@ class TransformerPolicy(REDQPolicy):
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
-        data.update(critic_encoder=self.critic_encoder)
+        data.update(critic_encoder=self.critic_encoder, deterministic_design=self.deterministic_design)
         return data
 
 

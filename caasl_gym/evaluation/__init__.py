@@ -8,10 +8,12 @@
                         metrics=True)            # one row per (strategy, episode, t): score S(h_t), ...
     table = final(summarize(episodes))           # score and gain S(h_T) - S_Random(h_T) at t = T, 95% CIs
 
-A trained ``caasl_agents`` policy plugs in as ``caasl_agents.evaluation.PolicyStrategy``. This package
-never imports ``caasl_agents`` or ``benchmarks``.
+A trained ``caasl_agents`` policy plugs in as ``caasl_agents.evaluation.PolicyStrategy``. The privileged
+:class:`PrivilegedProbe` (``probe.py``) is a headroom reference that reads the hidden model, not a strategy.
+This package never imports ``caasl_agents`` or ``benchmarks``.
 """
 
+from caasl_gym.evaluation.probe import PROBE_NAME, PrivilegedProbe
 from caasl_gym.evaluation.rollout import DEFAULT_CHUNK, METRICS, Rollout, evaluate, rollout
 from caasl_gym.evaluation.seeds import (
     FAMILIES,
@@ -31,11 +33,13 @@ __all__ = [
     "DEFAULT_CHUNK",
     "FAMILIES",
     "METRICS",
+    "PROBE_NAME",
     "STRATEGY_SEED",
     "TEST",
     "TRAIN",
     "VALIDATION",
     "ObservationalStrategy",
+    "PrivilegedProbe",
     "RandomStrategy",
     "Rollout",
     "SeedFamily",

@@ -11,6 +11,10 @@ batch effects).
 Recorded per episode and step ``t = 0..T``: the score ``S(h_t)`` (``info["score"]``), optionally the
 posterior's expected SHD, AUPRC and edge F1 (:mod:`caasl_gym.metrics` on ``edge_probabilities()``), and
 per design the strategy's wall time (its batched ``act`` call divided by the chunk's episodes).
+
+A strategy with a ``bind(env)`` method is handed each chunk's vector env after its reset. Only the
+**privileged** reference :class:`~caasl_gym.evaluation.probe.PrivilegedProbe` has one (it reads the hidden
+models); strategies proper see the observations alone.
 """
 
 from __future__ import annotations
@@ -151,6 +155,9 @@ def _run_chunk(venv: Any, env_id: str, strategy: Strategy, seed: int, metrics: b
         raise ValueError(f"metrics=True needs an env with edge_probabilities() and true_adjacency; {env_id} has none")
     rngs = strategy_rngs(range(seed, seed + size))
     obs, info = venv.reset(seed=seed)
+    bind = getattr(strategy, "bind", None)
+    if callable(bind):  # the privileged probe only (module docstring)
+        bind(base)
     steps, seconds, actions, done = [], [], [], False
     while True:
         if "score" not in info:

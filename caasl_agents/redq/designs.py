@@ -1,0 +1,85 @@
+"""The deterministic design of a per-variable squashed-Gaussian actor (``predict(obs, deterministic=True)``).
+
+The actor gives, per variable ``i``, a Gaussian ``N(mean_i, std_i)`` before the tanh for each action entry;
+variable ``i`` is a target when its column-0 entry is positive, i.e. with probability
+
+    p_i = P(mean_i0 + std_i0 * eps > 0) = Phi(mean_i0 / std_i0).
+
+SB3's deterministic action, ``tanh(mean)``, targets exactly the variables with ``p_i > 1/2`` (the mode of
+each variable's Bernoulli on its own). A policy that spreads its targets, e.g. "about two of these ten,
+each with p_i = 0.2", then targets nothing at all, which is not a design it would ever sample. The
+default rule here keeps the sampled designs' expected size instead:
+
+* ``"top-k"`` (default): ``k = round(sum_i p_i)`` (half up), the expected number of targets of a sampled
+  design, and the ``k`` variables with the largest ``p_i`` are the targets (ties go to the lower index).
+  ``k = 0``, the observational design, happens exactly when ``sum_i p_i < 1/2``: then a sampled design is
+  more often empty than not, so it is a design the policy means.
+* ``"top-k-nonempty"``: the same with ``k >= 1`` (always at least the likeliest target).
+* ``"mean"``: SB3's ``tanh(mean)`` (per-variable Bernoulli modes), the behaviour before this module.
+
+The action encodes the design exactly as the environments decode it (target iff column 0 > 0): column 0 is
+``+1`` for a target and ``-1`` otherwise; the other columns (the intervention values) are ``tanh(mean)``.
+Everything is batched over ``B`` and works at any ``d``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch as th
+
+DETERMINISTIC_DESIGNS = ("top-k", "top-k-nonempty", "mean")
+"""Valid values of ``deterministic_design`` (see the module docstring); the first is the default."""
+
+
+def check_deterministic_design(mode: str) -> str:
+    """Return ``mode`` if it is one of :data:`DETERMINISTIC_DESIGNS`, else raise ``ValueError``."""
+    if mode not in DETERMINISTIC_DESIGNS:
+        raise ValueError(f"unknown deterministic_design {mode!r}; valid choices: {', '.join(DETERMINISTIC_DESIGNS)}")
+    return mode
+
+
+def target_probabilities(mean: th.Tensor, log_std: th.Tensor, width: int) -> th.Tensor:
+    """``p_i = Phi(mean_i0 / std_i0)``, the probability that a sampled action targets variable ``i``.
+
+    Args:
+        mean: ``(B, d·k)`` Gaussian means before the tanh, row-major flattening of ``(B, d, k)``.
+        log_std: ``(B, d·k)`` their log standard deviations.
+        width: ``k``, the action's last axis (column 0 decides the targets).
+
+    Returns:
+        ``(B, d)`` probabilities in ``[0, 1]``.
+    """
+    m = mean.reshape(mean.shape[0], -1, width)[..., 0]
+    s = log_std.reshape(log_std.shape[0], -1, width)[..., 0].exp()
+    return 0.5 * th.erfc(-m / (s * math.sqrt(2.0)))
+
+
+def deterministic_action(mean: th.Tensor, log_std: th.Tensor, width: int, mode: str = "top-k") -> th.Tensor:
+    """The deterministic action of the squashed Gaussian ``(mean, exp(log_std))`` under rule ``mode``.
+
+    Args:
+        mean: ``(B, d·k)`` means before the tanh (row-major ``(B, d, k)``).
+        log_std: ``(B, d·k)`` log standard deviations.
+        width: ``k`` (column 0 of each variable's row decides whether it is a target).
+        mode: one of :data:`DETERMINISTIC_DESIGNS`.
+
+    Returns:
+        ``(B, d·k)`` actions in ``[-1, 1]``: ``tanh(mean)`` for ``"mean"``; otherwise column 0 is ``+1`` for
+        the chosen targets and ``-1`` elsewhere, the other columns ``tanh(mean)``.
+    """
+    check_deterministic_design(mode)
+    squashed = th.tanh(mean)
+    if mode == "mean":
+        return squashed
+    batch = mean.shape[0]
+    p = target_probabilities(mean, log_std, width)  # (B, d)
+    k = th.floor(p.sum(dim=1, keepdim=True) + 0.5)  # (B, 1) expected number of targets, half up
+    if mode == "top-k-nonempty":
+        k = k.clamp(min=1.0)
+    order = th.sort(p, dim=1, descending=True, stable=True).indices  # (B, d), ties: lower index first
+    ranks = th.empty_like(order).scatter_(1, order, th.arange(p.shape[1], device=p.device).expand_as(order))
+    targets = ranks < k  # (B, d)
+    rows = squashed.reshape(batch, -1, width)
+    column0 = th.where(targets, th.ones_like(p), -th.ones_like(p))
+    return th.cat([column0.unsqueeze(-1), rows[..., 1:]], dim=-1).reshape(batch, -1)
