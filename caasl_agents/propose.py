@@ -273,12 +273,19 @@ def _check_counts(values: np.ndarray, names: tuple[str, ...]) -> None:
     if len(negative):
         i, j = negative[0]
         raise ValueError(f"column {names[j]!r}, row {i}: {values[i, j]:g} is negative; counts must be >= 0")
-    constant = np.flatnonzero(values.min(axis=0) == values.max(axis=0))
-    if len(constant):
-        j = int(constant[0])
+    constant = values.min(axis=0) == values.max(axis=0)
+    unexpressed = constant & (values.max(axis=0) == 0)
+    if (constant & ~unexpressed).any():
+        j = int(np.flatnonzero(constant & ~unexpressed)[0])
         raise ValueError(
             f"column {names[j]!r} is constant (= {values[0, j]:g}) in every row, so it carries no information "
             "about the graph; drop it"
+        )
+    if unexpressed.any():  # ordinary in single-cell data (and in the SERGIO training prior): kept as they are
+        warnings.warn(
+            f"genes with zero counts in every cell: {', '.join(names[j] for j in np.flatnonzero(unexpressed))}; "
+            "they are kept (the counts preprocessing maps them to 0) but carry no information about the graph",
+            stacklevel=3,
         )
 
 

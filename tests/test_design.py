@@ -204,8 +204,11 @@ def test_bad_counts():
     data = counts_table()
     with pytest.raises(ValueError, match=r"column 'gene2', row 6: -1 is negative; counts must be >= 0"):
         propose("SergioKnockout-v0", _bad(data, "gene2", 6, -1.0))
-    with pytest.raises(ValueError, match=r"column 'gene4' is constant \(= 0\) in every row"):
-        propose("SergioKnockout-v0", data.assign(gene4=0.0))
+    with pytest.raises(ValueError, match=r"column 'gene4' is constant \(= 3\) in every row"):
+        propose("SergioKnockout-v0", data.assign(gene4=3.0))
+    with pytest.warns(UserWarning, match="genes with zero counts in every cell: gene4; they are kept"):
+        proposal = propose("SergioKnockout-v0", data.assign(gene4=0.0), seed=0)
+    assert proposal.edge_probabilities.shape == (data.shape[1], data.shape[1])
 
 
 # ------------------------------------------------------------------------------------------- the CLI
