@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml constraints.txt
 ifeq ($(TORCH),cpu)
 	$(BIN)/pip install -q --index-url $(TORCH_CPU_INDEX) 'torch==$(TORCH_PIN)+cpu'
 endif
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,tune]'
 	$(BIN)/python scripts/check_torch.py --build $(TORCH) --constraints constraints.txt
 	touch $(STAMP)
 

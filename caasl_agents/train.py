@@ -34,6 +34,11 @@ kill -9 at any moment costs at most ``--checkpoint-minutes`` (plus one round) of
 after the checkpoint are dropped. SIGINT (Ctrl-C) or SIGTERM writes a checkpoint at the end of the current
 round and exits with status 128 + the signal number (a second signal stops at once, without one).
 
+``--config FILE`` reads options from a JSON (or, with PyYAML, YAML) object of :class:`TrainConfig` fields, such
+as the ``best.json`` of a sweep (``python -m caasl_agents.tune``); options on the command line override the
+file's, and the file's count as given (they override the preset). An unknown key is an error naming the valid
+ones.
+
 Seeds (:mod:`caasl_gym.evaluation.seeds`): every training reset seed must lie in the train family and
 the evaluation episodes in the validation family, so neither overlaps the benchmarks' test episodes.
 
@@ -42,6 +47,7 @@ Examples::
     python -m caasl_agents.train --env CausalLinear-v0                      # preset auto
     python -m caasl_agents.train --env CausalLinear-v0 --preset gpu --device cuda --total-timesteps 400000
     python -m caasl_agents.train --resume runs/CausalLinear-v0__0__20261128-120000 --total-timesteps 64000
+    python -m caasl_agents.train --config runs/tune/CausalLinear-v0__20261201-120000/best.json --seed 1
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ import shutil
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +67,7 @@ import gymnasium as gym
 import numpy as np
 import pandas as pd
 import torch as th
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import configure
 
 from caasl_agents.common.callbacks import CheckpointCallback, GracefulStop, ProgressBarCallback
@@ -83,6 +91,7 @@ from caasl_agents.train_config import (
     _describe,
     _field_defaults,
     _uses_cuda,
+    load_config_file,
     load_run_config,
     resolve_preset,
 )
@@ -242,7 +251,7 @@ def _start(cfg: TrainConfig, given: set[str] | None) -> _Session:
     return _Session(cfg, run_dir, model, new=not cfg.resume)
 
 
-def _learn(run: _Session) -> Path:
+def _learn(run: _Session, callbacks: Sequence[BaseCallback] = ()) -> Path:
     """Train to ``total_timesteps`` with checkpoints, then save and evaluate; see :func:`train`."""
     cfg, run_dir, model = run.cfg, run.run_dir, run.model
     ckpt_dir = run_dir / "checkpoints"
@@ -255,8 +264,8 @@ def _learn(run: _Session) -> Path:
         checkpoints = CheckpointCallback(cfg.checkpoint_freq, ckpt_dir, cfg.checkpoint_minutes, stop=stop)
         try:
             with stop:
-                model.learn(remaining, callback=[progress, checkpoints], log_interval=cfg.log_interval or cfg.n_envs,
-                            reset_num_timesteps=False)  # fmt: skip
+                model.learn(remaining, callback=[progress, checkpoints, *callbacks],
+                            log_interval=cfg.log_interval or cfg.n_envs, reset_num_timesteps=False)  # fmt: skip
         except BaseException:
             model.logger.close()
             model.env.close()  # type: ignore[union-attr]
@@ -290,16 +299,18 @@ def _learn(run: _Session) -> Path:
     return run_dir
 
 
-def train(cfg: TrainConfig, given: set[str] | None = None) -> Path:
+def train(cfg: TrainConfig, given: set[str] | None = None, callbacks: Sequence[BaseCallback] = ()) -> Path:
     """Train (or resume) as configured and return the run folder.
 
     :param cfg: the configuration; a new run applies its preset (:func:`resolve_preset`), a resumed one reads
         the run's ``config.json``
     :param given: the fields set explicitly (they override the preset; with ``--resume`` only
         :data:`RESUMABLE_OVERRIDES` may differ from the run's); None: those that differ from the defaults
+    :param callbacks: SB3 callbacks run after the checkpoint callback (so a step checkpoint is written before
+        they see that round), e.g. the validation reports of a sweep's trial (:mod:`caasl_agents.tuning.trial`)
     :raises TrainingInterrupted: SIGINT or SIGTERM stopped training after a checkpoint
     """
-    return _learn(_start(cfg, given))
+    return _learn(_start(cfg, given), callbacks)
 
 
 SETUP_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, ImportError, gym.error.Error)
@@ -315,8 +326,12 @@ def _parse(argv: list[str] | None) -> tuple[TrainConfig, set[str]]:
     for action in parser._actions:  # show what the cpu preset changes next to each default
         if action.dest in PRESETS["cpu"] and action.help:
             action.help = action.help[:-1] + f"; cpu preset: {PRESETS['cpu'][action.dest]!r})"
+    parser.add_argument("--config", metavar="FILE", help="read options from a JSON (or YAML, with PyYAML) object "
+                        "of these fields, e.g. a sweep's best.json; options given here override the file's")
     given = vars(parser.parse_args(argv))
-    return TrainConfig(**given), set(given)
+    values = load_config_file(given.pop("config")) if "config" in given else {}
+    values.update(given)
+    return TrainConfig(**values), set(values)
 
 
 def main(argv: list[str] | None = None) -> Path:

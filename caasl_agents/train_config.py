@@ -2,7 +2,8 @@
 
 ``python -m caasl_agents.train`` (:mod:`caasl_agents.train`) and ``python -m caasl_agents.imitate`` build their
 command lines from it; :func:`resolve_preset` applies ``--preset``; :func:`load_run_config` reads a run
-folder's ``config.json`` back.
+folder's ``config.json`` back; :func:`load_config_file` reads ``--config FILE`` (e.g. the ``best.json`` of
+``python -m caasl_agents.tune``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import typing
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -262,3 +264,70 @@ def load_run_config(run_dir: str | os.PathLike) -> TrainConfig:
     saved = json.loads(path.read_text())
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     return TrainConfig(**{k: v for k, v in saved.items() if k in known})
+
+
+def _value_fits(tp: Any, value: Any) -> bool:
+    """Whether a JSON value ``value`` fits the field annotation ``tp`` (an int where a float is asked passes)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is Literal:
+        return value in args
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if tp is str:
+        return isinstance(value, str)
+    if origin is list:
+        return isinstance(value, list) and all(_value_fits(args[0], v) for v in value) if args else True
+    if tp is dict or origin is dict:
+        return isinstance(value, dict)
+    return True  # pragma: no cover - a field type the command line does not support either
+
+
+def read_options_file(path: str | os.PathLike, flag: str = "--config") -> Any:
+    """The content of a ``.json`` file (or ``.yaml`` / ``.yml`` with PyYAML) given as ``flag``.
+
+    :raises FileNotFoundError: no such file
+    :raises ValueError: not valid JSON
+    :raises ImportError: a YAML file without PyYAML
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{flag} {path}: no such file")
+    text = path.read_text()
+    if path.suffix.lower() in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:
+            raise ImportError(f"{flag} {path}: reading YAML needs PyYAML (pip install pyyaml), or use JSON") from None
+        return yaml.safe_load(text)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{flag} {path}: not valid JSON: {err}") from None
+
+
+def load_config_file(path: str | os.PathLike, cls: type = TrainConfig) -> dict[str, Any]:
+    """The field values of a JSON (or, with PyYAML installed, YAML) file of ``cls`` fields (``--config FILE``).
+
+    :param path: a ``.json`` file (``.yaml`` / ``.yml`` with PyYAML) holding one object ``{field: value}``
+    :param cls: the configuration dataclass whose fields the file sets
+    :return: the values by field name (a subset of the fields; a float field's int becomes a float)
+    :raises FileNotFoundError: no such file
+    :raises ValueError: not an object, an unknown key (the message lists the valid ones) or a value of the wrong type
+    :raises ImportError: a YAML file without PyYAML
+    """
+    values = read_options_file(path)
+    if not isinstance(values, dict):
+        raise ValueError(f"--config {path}: expected an object of options, got {type(values).__name__}")
+    hints = typing.get_type_hints(cls)
+    valid = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(values) - set(valid))
+    if unknown:
+        raise ValueError(f"--config {path}: unknown option(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
+    for name, value in values.items():
+        if not _value_fits(hints[name], value):
+            raise ValueError(f"--config {path}: {name} must be of type {hints[name]}, got {value!r}")
+    return {k: float(v) if hints[k] is float else v for k, v in values.items()}

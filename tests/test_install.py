@@ -143,7 +143,7 @@ def test_make_setup_default_installs_with_the_constraints_and_checks_the_default
     result = dry_run("TORCH=default")
     assert result.returncode == 0, result.stderr
     assert "--index-url" not in result.stdout
-    assert "pip install -q -c constraints.txt -e '.[dev]'" in result.stdout
+    assert "pip install -q -c constraints.txt -e '.[dev,tune]'" in result.stdout
     assert "scripts/check_torch.py --build default --constraints constraints.txt" in result.stdout
     assert result.stdout.rstrip().endswith("touch .venv/.installed")
 
@@ -153,7 +153,7 @@ def test_make_setup_cpu_installs_the_cpu_wheel_from_pytorchs_index_first():
     lines = dry_run("TORCH=cpu").stdout.splitlines()
     cpu = next(i for i, line in enumerate(lines) if "--index-url" in line)
     assert lines[cpu].endswith(f"pip install -q --index-url https://download.pytorch.org/whl/cpu 'torch=={PIN}+cpu'")
-    project = next(i for i, line in enumerate(lines) if "-e '.[dev]'" in line)
+    project = next(i for i, line in enumerate(lines) if "-e '.[dev,tune]'" in line)
     check = next(i for i, line in enumerate(lines) if "check_torch.py" in line)
     assert cpu < project < check and "--build cpu" in lines[check]
     assert lines[-1] == "touch .venv/.installed-cpu"  # switching builds re-runs the set-up

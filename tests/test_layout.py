@@ -1,6 +1,9 @@
-"""The layering: caasl_gym never imports caasl_agents or benchmarks, and caasl_agents never benchmarks."""
+"""The layering: caasl_gym never imports caasl_agents or benchmarks, caasl_agents never benchmarks, and neither
+imports Ray (only a sweep's trials do)."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,3 +36,11 @@ def test_package_never_imports_the_layers_above_it(package):
         if name.split(".")[0] in FORBIDDEN[package]
     ]
     assert found == []
+
+
+def test_the_core_packages_never_import_ray():
+    """Importing the packages, the train CLI or the sweep CLI's module (for --help) loads no Ray (the tune extra)."""
+    code = ("import sys, caasl_gym, caasl_agents, caasl_agents.train, caasl_agents.tune; "
+            "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))")  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
