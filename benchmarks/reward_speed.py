@@ -28,8 +28,8 @@ from caasl_gym.envs.linear import CausalLinearConfig
 from caasl_gym.reward import EdgePosteriorNet, ModelConfig, RewardModel, load_reward_model
 from caasl_gym.reward.data import simulate_histories
 
-SIZES = [(32, 2, 2), (32, 2, 1), (48, 3, 3), (64, 4, 4)]
-"""(dim, layers, heads) timed with random weights (speed does not depend on the weights)."""
+SIZES = [(32, 2, 2, "rows"), (32, 2, 1, "rows"), (48, 3, 3, "rows"), (64, 4, 4, "rows"), (32, 2, 2, "statistics")]
+"""(dim, layers, heads, encoder) timed with random weights (speed does not depend on the weights)."""
 
 
 def _time(model: RewardModel, values, intervened, mask, reps: int) -> tuple[float, float]:
@@ -58,10 +58,11 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     mask[:, 50:] = False
 
     candidates: list[tuple[str, RewardModel, dict | None]] = []
-    for dim, layers, heads in SIZES:
+    for dim, layers, heads, encoder in SIZES:
         torch.manual_seed(0)
-        net = EdgePosteriorNet(ModelConfig(domain="linear", dim=dim, layers=layers, heads=heads))
-        candidates.append((f"random init dim {dim}, {layers} layers, {heads} heads", RewardModel(net), None))
+        arch = ModelConfig("linear", dim, layers, heads, scale_channel=encoder == "statistics", encoder=encoder)
+        label = f"random init {encoder} encoder, dim {dim}, {layers} layers, {heads} heads"
+        candidates.append((label, RewardModel(EdgePosteriorNet(arch)), None))
     for name in ["linear", "linear-small", *args.models]:
         try:
             m = load_reward_model(name)
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         held = (meta or {}).get("heldout", {})
         row = {
             "model": label,
+            "encoder": cfg.encoder if cfg else "",
             "dim": cfg.dim if cfg else np.nan,
             "layers": cfg.layers if cfg else np.nan,
             "heads": cfg.heads if cfg else np.nan,

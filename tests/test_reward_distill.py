@@ -106,3 +106,20 @@ def test_cli_distils_from_teacher_shards_with_a_warm_start(tmp_path, one_torch_t
     assert meta["config"]["scale_channel"] is True and meta["config"]["dim"] == 32  # architecture of the init
     assert meta["teacher"]["shards"] == 2 and meta["init"]["name"] == "linear-small"
     assert load_reward_model(tmp_path / "distilled").config.channels == 3
+
+
+def test_cli_trains_the_statistics_encoder_and_resumes_it(tmp_path, one_torch_thread) -> None:
+    from caasl_gym.reward.train import run
+
+    write_shards(tmp_path / "teacher", TEACHER_SEED, range(2), SMALL, progress=False)
+    argv = ["--domain", "linear", "--encoder", "statistics", "--scale-channel", "--teacher", str(tmp_path / "teacher")]
+    argv += ["--teacher-shards", "2", "--batch-size", "4", "--d-min", "4", "--d-max", "4", "--dim", "8"]
+    argv += ["--threads", "1", "--no-progress", "--eval-every", "0", "--final-eval-datasets", "4"]
+    out = ["--out", str(tmp_path / "stats")]
+    run([*argv, "--steps", "3", *out])
+    meta = run([*argv, "--steps", "6", "--resume", *out])
+    assert meta["config"]["encoder"] == "statistics" and meta["steps"] == 6 and len(meta["segments"]) == 2
+    model = load_reward_model(tmp_path / "stats")
+    assert model.config.encoder == "statistics" and not hasattr(model.net, "embed")
+    with pytest.raises(SystemExit):  # the statistics encoder needs the scale channel: a one-line CLI error
+        run([a for a in argv if a != "--scale-channel"] + ["--steps", "1", "--out", str(tmp_path / "bad")])

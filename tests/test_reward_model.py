@@ -11,13 +11,17 @@ from caasl_gym.reward.data import simulate_histories
 from caasl_gym.reward.loading import RewardModel
 from caasl_gym.reward.model import EdgePosteriorNet, ModelConfig, edge_bce, mask_diagonal
 
+ENCODERS = ["rows", "statistics"]
 
-def _model(domain: str = "linear", seed: int = 0) -> RewardModel:
+
+def _model(domain: str = "linear", seed: int = 0, encoder: str = "rows") -> RewardModel:
     torch.manual_seed(seed)
-    net = EdgePosteriorNet(ModelConfig(domain=domain, dim=16, layers=2, heads=2))
-    with torch.no_grad():  # spread the logits so that equalities are not trivially met by saturation
-        net.log_temperature.fill_(1.0)
-        net.bias.fill_(0.0)
+    stats = encoder == "statistics"
+    net = EdgePosteriorNet(ModelConfig(domain=domain, dim=16, layers=2, heads=2, scale_channel=stats, encoder=encoder))
+    if not stats:
+        with torch.no_grad():  # spread the logits so that equalities are not trivially met by saturation
+            net.log_temperature.fill_(1.0)
+            net.bias.fill_(0.0)
     return RewardModel(net)
 
 
@@ -25,9 +29,10 @@ def _histories(seed: int = 0, batch: int = 3, d: int = 6, n_obs: int = 20, n_int
     return simulate_histories(np.random.default_rng(seed), CausalLinearConfig(), batch, d, n_obs, n_int)
 
 
-def test_shape_range_and_zero_diagonal():
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_shape_range_and_zero_diagonal(encoder):
     h = _histories()
-    p = _model().edge_probabilities(h.values, h.intervened)
+    p = _model(encoder=encoder).edge_probabilities(h.values, h.intervened)
     assert p.shape == (3, 6, 6) and p.dtype == np.float64
     assert np.all((p >= 0) & (p <= 1))
     assert np.all(p[:, np.arange(6), np.arange(6)] == 0.0)
@@ -35,9 +40,10 @@ def test_shape_range_and_zero_diagonal():
     assert np.all((off > 0) & (off < 1)) and off.std() > 1e-3
 
 
-def test_deterministic_and_batch_independent():
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_deterministic_and_batch_independent(encoder):
     h = _histories()
-    model = _model()
+    model = _model(encoder=encoder)
     a = model.edge_probabilities(h.values, h.intervened)
     b = model.edge_probabilities(h.values, h.intervened)
     np.testing.assert_array_equal(a, b)
@@ -45,32 +51,34 @@ def test_deterministic_and_batch_independent():
     np.testing.assert_allclose(single[0], a[1], atol=1e-6)
 
 
-def test_permuting_variables_permutes_output():
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_permuting_variables_permutes_output(encoder):
     h = _histories()
-    model = _model()
+    model = _model(encoder=encoder)
     perm = np.random.default_rng(1).permutation(6)
     p = model.edge_probabilities(h.values, h.intervened)
     q = model.edge_probabilities(h.values[:, :, perm], h.intervened[:, :, perm])
     np.testing.assert_allclose(q, p[:, perm][:, :, perm], atol=1e-5)
 
 
-def test_permuting_rows_leaves_output_unchanged():
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_permuting_rows_leaves_output_unchanged(encoder):
     h = _histories()
-    model = _model()
+    model = _model(encoder=encoder)
     perm = np.random.default_rng(2).permutation(25)
     p = model.edge_probabilities(h.values, h.intervened)
     q = model.edge_probabilities(h.values[:, perm], h.intervened[:, perm])
     np.testing.assert_allclose(q, p, atol=1e-5)
 
 
-@pytest.mark.parametrize("domain", ["linear", "sergio"])
-def test_padding_rows_never_change_output(domain):
+@pytest.mark.parametrize(("domain", "encoder"), [("linear", "rows"), ("sergio", "rows"), ("linear", "statistics")])
+def test_padding_rows_never_change_output(domain, encoder):
     rng = np.random.default_rng(3)
     if domain == "linear":
         h = _histories()
     else:
         h = simulate_histories(rng, SergioKnockoutConfig(), 3, 6, 20, 3)
-    model = _model(domain)
+    model = _model(domain, encoder=encoder)
     p = model.edge_probabilities(h.values, h.intervened)
     # interleave padding rows holding garbage (and a NaN) at different places per history
     b, n, d = h.values.shape
@@ -147,3 +155,8 @@ def test_config_validation():
         ModelConfig(dim=10, heads=3)
     with pytest.raises(ValueError, match="domain"):
         ModelConfig(domain="images")
+    with pytest.raises(ValueError, match="valid choices: rows, statistics"):
+        ModelConfig(encoder="pixels")
+    for bad in (dict(domain="sergio", scale_channel=True), dict(domain="linear", scale_channel=False)):
+        with pytest.raises(ValueError, match="needs domain='linear' and scale_channel=True"):
+            ModelConfig(encoder="statistics", **bad)

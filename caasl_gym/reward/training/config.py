@@ -7,7 +7,7 @@ from pathlib import Path
 
 from caasl_gym.reward.data import TrainingPrior
 from caasl_gym.reward.evaluation import HELDOUT_SEED
-from caasl_gym.reward.model import DOMAINS, ModelConfig
+from caasl_gym.reward.model import DOMAINS, ENCODERS, ModelConfig
 
 
 def _opt(default, help: str | None = None):
@@ -39,6 +39,10 @@ class TrainConfig:
     n_int_max: int | None = _opt(None, "max interventional rows (default 50 linear, 20 sergio)")
     groups: int | None = _opt(None, "simulator settings per batch (default 4 linear, 1 sergio)")
     scale_channel: bool = _opt(False, "give the network each variable's log-std")
+    encoder: str = field(
+        default=ModelConfig.encoder,
+        metadata={"choices": ENCODERS, "help": "rows (AVICI) or statistics (variable pairs; linear, scale channel)"},
+    )
     teacher: str | None = _opt(None, "folder of exact-posterior shards (soft labels, linear only)")
     teacher_shards: int = _opt(300, "teacher shards 0..N-1 (made when missing)")
     hard_fraction: float = _opt(0.25, "share of hard-label batches with --teacher")
@@ -81,6 +85,8 @@ class TrainConfig:
         return TrainingPrior(**given, groups=groups)
 
     def model_config(self, source: ModelConfig | None = None) -> ModelConfig:
-        """The architecture: ``dim``, ``layers``, ``heads`` and ``ffn_mult``, or those of a warm start's ``source``."""
-        arch = {k: getattr(self if source is None else source, k) for k in ("dim", "layers", "heads", "ffn_mult")}
+        """The architecture: ``dim``, ``layers``, ``heads``, ``ffn_mult`` and ``encoder``, or those of a warm start's
+        ``source``."""
+        names = ("dim", "layers", "heads", "ffn_mult", "encoder")
+        arch = {k: getattr(self if source is None else source, k) for k in names}
         return ModelConfig(domain=self.domain, scale_channel=self.scale_channel, **arch)

@@ -44,6 +44,9 @@ def hardware_string(device: torch.device) -> str:
 def warm_start(net: EdgePosteriorNet, src: RewardModel) -> dict:
     """Copy a loaded model's weights into ``net`` (same trunk; a new scale channel starts at 0); returns its sidecar."""
     state = {k: v.clone() for k, v in src.net.state_dict().items()}
+    if "embed.weight" not in state:  # the statistics encoder has no per-entry embedding to widen
+        net.load_state_dict(state)
+        return src.metadata
     w = state["embed.weight"]  # (dim, C_src)
     if w.shape[1] < net.config.channels:
         state["embed.weight"] = torch.cat([w, w.new_zeros(w.shape[0], net.config.channels - w.shape[1])], dim=1)
