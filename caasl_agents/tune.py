@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from caasl_agents.common.cli import build_parser
+from caasl_agents.train_config import load_config_file
 from caasl_agents.tuning.config import PROG, SWEEP_FILE, SweepConfig, load_sweep, save_sweep, trial_train_config
 from caasl_agents.tuning.results import write_results
 from caasl_agents.tuning.space import Param, load_space, parse_space, sample
@@ -47,13 +48,14 @@ CHECK_DRAWS = 64
 """Draws from the space checked to make valid train configurations before the sweep starts."""
 
 
-def check_space(sweep: SweepConfig, space: dict[str, Param], draws: int = CHECK_DRAWS) -> None:
+def check_space(sweep: SweepConfig, space: dict[str, Param], draws: int = CHECK_DRAWS,
+                train_values: dict[str, Any] | None = None) -> None:  # fmt: skip
     """Raise ``ValueError`` naming the first of ``draws`` seeded draws that is no valid train configuration."""
     rng = np.random.default_rng(sweep.search_seed)
     for _ in range(draws):
         draw = sample(space, rng)
         try:
-            trial_train_config(sweep, draw)
+            trial_train_config(sweep, draw, train_values=train_values)
         except ValueError as err:
             raise ValueError(f"search space: the draw {draw} is no valid configuration: {err}") from None
 
@@ -94,14 +96,15 @@ def trial_dirname(trial: Any) -> str:
     return str(trial.trial_id)
 
 
-def _trainable(sweep: SweepConfig, folder: Path) -> Any:
+def _trainable(sweep: SweepConfig, folder: Path, train_values: dict[str, Any]) -> Any:
     from ray import tune
 
     from caasl_agents.tuning.trial import run_trial
 
     resources = {"cpu": sweep.cpus_per_trial, "gpu": sweep.gpus_per_trial}
-    return tune.with_resources(tune.with_parameters(run_trial, sweep=dataclasses.asdict(sweep), folder=str(folder)),
-                               resources)  # fmt: skip
+    trainable = tune.with_parameters(run_trial, sweep=dataclasses.asdict(sweep), folder=str(folder),
+                                     train_values=train_values)  # fmt: skip
+    return tune.with_resources(trainable, resources)
 
 
 def _find_sweep(sweep: SweepConfig) -> Path:
@@ -130,26 +133,27 @@ def run_sweep(sweep: SweepConfig, given: set[str] | None = None) -> tuple[Path, 
         given = {f.name for f in dataclasses.fields(sweep) if getattr(sweep, f.name) != getattr(defaults, f.name)}
     if sweep.resume:
         folder = _find_sweep(sweep)
-        sweep, spec = load_sweep(folder, sweep, given)
+        sweep, spec, train_values = load_sweep(folder, sweep, given)
         space = parse_space(spec)
         if not tune.Tuner.can_restore(str(folder)):
             raise FileNotFoundError(f"--resume {folder}: Ray wrote no experiment state there yet; start it anew")
     else:
         space, spec = load_space(sweep.space)
-        check_space(sweep, space)
+        train_values = load_config_file(sweep.train_config) if sweep.train_config else {}
+        check_space(sweep, space, train_values=train_values)
         name = sweep.name or f"{sweep.env.split(':')[-1].replace('/', '-')}__{time.strftime('%Y%m%d-%H%M%S')}"
         folder = (Path(sweep.storage_path) / name).resolve()
         if (folder / SWEEP_FILE).exists():
             raise FileExistsError(f"{folder} holds a sweep already; continue it with --resume {folder} or pick --name")
         searcher = _searcher(sweep)  # before anything is written: a missing optuna fails here
         folder.mkdir(parents=True, exist_ok=True)
-        save_sweep(sweep, folder, spec)
+        save_sweep(sweep, folder, spec, train_values)
     if not ray.is_initialized():
         local = dict(num_cpus=sweep.num_cpus or None) if not sweep.address else {}
         ray.init(address=sweep.address or None, include_dashboard=False, log_to_driver=sweep.verbose >= 2,
                  **local)  # fmt: skip
     print(f"sweep folder: {folder} ({'resumed' if sweep.resume else 'new'})", flush=True)
-    trainable = _trainable(sweep, folder)
+    trainable = _trainable(sweep, folder, train_values)
     if sweep.resume:
         tuner = tune.Tuner.restore(str(folder), trainable, resume_unfinished=True, resume_errored=True)
     else:
@@ -167,7 +171,7 @@ def run_sweep(sweep: SweepConfig, given: set[str] | None = None) -> tuple[Path, 
                                       failure_config=tune.FailureConfig(max_failures=0)),
         )  # fmt: skip
     tuner.fit()
-    best = write_results(folder, sweep, space)
+    best = write_results(folder, sweep, space, train_values)
     return folder, best
 
 

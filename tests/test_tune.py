@@ -143,9 +143,9 @@ def test_best_json_round_trips_through_the_train_cli_config(tiny, tmp_path, caps
 def test_resume_keeps_the_sweep_configuration(tiny, tmp_path):
     folder = tmp_path / "sweep"
     folder.mkdir()
-    save_sweep(tiny, folder, SPACE)
-    resumed, spec = load_sweep(folder, SweepConfig(num_cpus=1), {"num_cpus", "resume"})
-    assert spec == SPACE and resumed.num_cpus == 1 and resumed.total_timesteps == 48
+    save_sweep(tiny, folder, SPACE, TINY)
+    resumed, spec, values = load_sweep(folder, SweepConfig(num_cpus=1), {"num_cpus", "resume"})
+    assert spec == SPACE and values == TINY and resumed.num_cpus == 1 and resumed.total_timesteps == 48
     with pytest.raises(ValueError, match="cannot change num_samples when resuming"):
         load_sweep(folder, SweepConfig(num_samples=9), {"num_samples"})
 
@@ -208,16 +208,16 @@ def _run_fake(monkeypatch, tmp_path, sweep, fake):
     fake.tmp = str(tmp_path)
     monkeypatch.setitem(sys.modules, "ray", SimpleNamespace(tune=fake))
     monkeypatch.setitem(sys.modules, "ray.tune", fake)
-    run_trial({"learning_rate": 2e-3, "gamma": 0.7}, dataclasses.asdict(sweep), str(tmp_path / "sweep"))
+    run_trial({"learning_rate": 2e-3, "gamma": 0.7}, dataclasses.asdict(sweep), str(tmp_path / "sweep"), TINY)
     return fake.reports
 
 
 def test_trial_reports_validation_gains_with_pinned_threads(monkeypatch, tmp_path, tiny):
-    sweep = dataclasses.replace(tiny, cpus_per_trial=2)
-    th.set_num_threads(1)
+    sweep = dataclasses.replace(tiny, cpus_per_trial=1.5)  # floor: 1 thread
+    th.set_num_threads(2)
     reports = _run_fake(monkeypatch, tmp_path, sweep, FakeTune("t0"))
     assert [r["timesteps"] for r in reports] == [16, 32, 48]
-    assert {r["torch_threads"] for r in reports} == {2} and {r["seed_base"] for r in reports} == {1_000_000}
+    assert {r["torch_threads"] for r in reports} == {1} and {r["seed_base"] for r in reports} == {1_000_000}
     assert {r["episodes"] for r in reports} == {8}  # the validation episodes 1000000 + i
     run_dir = Path(reports[-1]["run_dir"])
     assert run_dir.parent == tmp_path / "sweep" / "trials" / "t0"
@@ -225,7 +225,7 @@ def test_trial_reports_validation_gains_with_pinned_threads(monkeypatch, tmp_pat
     assert reports[1]["pointer"] == {"run_dir": str(run_dir), "timesteps": 32,
                                      "trial_wall_s": reports[1]["trial_wall_s"]}  # fmt: skip
     config = json.loads((run_dir / "config.json").read_text())
-    assert (config["learning_rate"], config["gamma"], config["torch_threads"]) == (2e-3, 0.7, 2)
+    assert (config["learning_rate"], config["gamma"], config["torch_threads"]) == (2e-3, 0.7, 1)
 
 
 def test_a_stopped_trial_leaves_its_checkpoint_and_resumes_exactly(monkeypatch, tmp_path, tiny):
@@ -275,12 +275,13 @@ def local_ray():
     ray.shutdown()
 
 
-def test_sweep_end_to_end_and_its_best_json_trains_the_same_run(local_ray, tiny, tmp_path, capsys):
+def test_sweep_end_to_end_and_its_best_json_trains_the_same_run(local_ray, tiny, tmp_path, capsys, monkeypatch):
     from caasl_agents.tune import main
 
-    argv = ["--env", TOY, "--space", tiny.space, "--train-config", tiny.train_config, "--num-samples", "2",
+    monkeypatch.chdir(tmp_path)  # relative paths are the driver's (Ray runs each trial in a folder of its own)
+    argv = ["--env", TOY, "--space", "space.json", "--train-config", "base.json", "--num-samples", "2",
             "--total-timesteps", "48", "--report-every", "16", "--eval-episodes", "8", "--storage-path",
-            tiny.storage_path, "--name", "toy", "--verbose", "0", "--scheduler", "fifo"]  # fmt: skip
+            "store", "--name", "toy", "--verbose", "0", "--scheduler", "fifo"]  # fmt: skip
     folder = main(argv)
     assert folder == Path(tiny.storage_path).resolve() / "toy"
     trials = pd.read_csv(folder / "trials.csv")

@@ -118,9 +118,15 @@ class SweepConfig:
         return self.grace_period or self.report_every
 
 
-def base_values(sweep: SweepConfig) -> dict[str, Any]:
-    """The TrainConfig values every trial shares: ``--train-config``'s, then the sweep's own fields."""
-    values = load_config_file(sweep.train_config) if sweep.train_config else {}
+def base_values(sweep: SweepConfig, train_values: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The TrainConfig values every trial shares: ``--train-config``'s, then the sweep's own fields.
+
+    :param train_values: the ``--train-config`` file's values, read once by the driver (trials may run where
+        the file is not); None: read the file now
+    """
+    if train_values is None:
+        train_values = load_config_file(sweep.train_config) if sweep.train_config else {}
+    values = dict(train_values)
     values.update(
         env=sweep.env, env_kwargs=dict(sweep.env_kwargs), seed=sweep.seed,
         total_timesteps=sweep.total_timesteps, checkpoint_freq=sweep.report_every,
@@ -134,16 +140,17 @@ def base_values(sweep: SweepConfig) -> dict[str, Any]:
     return values
 
 
-def trial_train_config(sweep: SweepConfig, params: dict[str, Any], run_root: str | os.PathLike = "runs"
-                       ) -> tuple[TrainConfig, set[str]]:  # fmt: skip
+def trial_train_config(sweep: SweepConfig, params: dict[str, Any], run_root: str | os.PathLike = "runs",
+                       train_values: dict[str, Any] | None = None) -> tuple[TrainConfig, set[str]]:  # fmt: skip
     """The TrainConfig of the trial that drew ``params``, and the fields given explicitly (they override the preset).
 
     :param sweep: the sweep
     :param params: the trial's draw from the space ``{field: value}``
     :param run_root: the folder that receives the trial's run folder ``<env>__<seed>__<time>``
+    :param train_values: the ``--train-config`` values (None: read the file), see :func:`base_values`
     :raises ValueError: the draw does not make a valid configuration (e.g. M > N)
     """
-    values = base_values(sweep)
+    values = base_values(sweep, train_values)
     values.update(params)
     values["run_root"] = str(run_root)
     return TrainConfig(**values), set(values)
@@ -154,14 +161,16 @@ def best_json(cfg: TrainConfig) -> dict[str, Any]:
     return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RUN_ONLY}
 
 
-def save_sweep(sweep: SweepConfig, folder: Path, space_spec: dict[str, Any]) -> None:
-    """Write ``sweep.json`` (the configuration and the space it used) into the sweep's folder."""
-    record = {"config": dataclasses.asdict(sweep), "space": space_spec}
+def save_sweep(sweep: SweepConfig, folder: Path, space_spec: dict[str, Any], train_values: dict[str, Any]) -> None:
+    """Write ``sweep.json`` (the configuration, the space and the ``--train-config`` values) into its folder."""
+    record = {"config": dataclasses.asdict(sweep), "space": space_spec, "train_config": train_values}
     (folder / SWEEP_FILE).write_text(json.dumps(record, indent=2))
 
 
-def load_sweep(folder: Path, given: SweepConfig, given_fields: set[str]) -> tuple[SweepConfig, dict[str, Any]]:
-    """The configuration of the sweep in ``folder`` with the resumable fields given on the command line.
+def load_sweep(folder: Path, given: SweepConfig, given_fields: set[str]
+               ) -> tuple[SweepConfig, dict[str, Any], dict[str, Any]]:  # fmt: skip
+    """The configuration of the sweep in ``folder`` with the resumable fields given on the command line, its
+    space and its ``--train-config`` values.
 
     :raises FileNotFoundError: not a sweep folder
     :raises ValueError: a non-resumable field given with a different value (the message lists the resumable ones)
@@ -175,4 +184,4 @@ def load_sweep(folder: Path, given: SweepConfig, given_fields: set[str]) -> tupl
     if changed:
         raise ValueError(f"cannot change {', '.join(changed)} when resuming (allowed: {', '.join(sorted(RESUMABLE))})")
     saved.update({n: getattr(given, n) for n in given_fields & RESUMABLE})
-    return SweepConfig(**saved), record["space"]
+    return SweepConfig(**saved), record["space"], record.get("train_config", {})

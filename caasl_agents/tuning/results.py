@@ -158,8 +158,11 @@ def plot(reports: pd.DataFrame, trials: pd.DataFrame, space: dict[str, Param], p
     return True
 
 
-def write_results(folder: Path, sweep: SweepConfig, space: dict[str, Param]) -> dict[str, Any]:
+def write_results(folder: Path, sweep: SweepConfig, space: dict[str, Param], train_values: dict[str, Any]
+                  ) -> dict[str, Any]:  # fmt: skip
     """Write ``reports.csv``, ``trials.csv``, ``sweep.png``, ``best.json`` and ``best_trial.json`` into ``folder``.
+
+    ``train_values`` are the sweep's ``--train-config`` values (:func:`~caasl_agents.tuning.config.base_values`).
 
     :return: the ``best_trial.json`` record (trial id, its draw, gains, steps, wall time, run folder), or
         ``{}`` when no trial reported
@@ -174,7 +177,7 @@ def write_results(folder: Path, sweep: SweepConfig, space: dict[str, Param]) -> 
     except ValueError:
         return {}
     draw = {name: _plain(best[name]) for name in space if name in best}
-    cfg = resolve_preset(*trial_train_config(sweep, draw))
+    cfg = resolve_preset(*trial_train_config(sweep, draw, train_values=train_values))
     (folder / "best.json").write_text(json.dumps(best_json(cfg), indent=2))
     record = {"trial_id": best.trial_id, "params": draw, "gain": _plain(best.gain), "gain_ci95": _plain(best.gain_ci95),
               "timesteps": int(best.timesteps), "trial_wall_s": _plain(best.trial_wall_s), "run_dir": best.run_dir,

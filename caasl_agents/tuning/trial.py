@@ -82,12 +82,13 @@ def _run_folder(run_root: Path) -> Path | None:
     return None
 
 
-def run_trial(params: dict[str, Any], sweep: dict[str, Any], folder: str) -> None:
+def run_trial(params: dict[str, Any], sweep: dict[str, Any], folder: str, train_values: dict[str, Any]) -> None:
     """The Ray Tune function trainable: train the configuration ``params`` drawn from the space, reporting as it goes.
 
     :param params: the trial's draw ``{field: value}``
     :param sweep: the sweep's :class:`SweepConfig` as a dict
     :param folder: the sweep's folder (absolute: Ray runs trials in their own working directory)
+    :param train_values: the ``--train-config`` values, read by the driver
     """
     from ray import tune
 
@@ -99,7 +100,7 @@ def run_trial(params: dict[str, Any], sweep: dict[str, Any], folder: str) -> Non
     config = SweepConfig(**sweep)
     th.set_num_threads(config.torch_threads)
     run_root = Path(folder) / "trials" / tune.get_context().get_trial_id()
-    cfg, given = trial_train_config(config, params, run_root)
+    cfg, given = trial_train_config(config, params, run_root, train_values)
     previous = {"timesteps": 0, "trial_wall_s": 0.0}
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
