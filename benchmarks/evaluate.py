@@ -59,12 +59,13 @@ def run(
     deterministic: bool = False,
     score_model: str | None = None,
     probe_random: int = 16,
+    probe_singles: bool = True,
 ) -> pd.DataFrame:
     """Tidy records of the strategies ``names`` (:func:`make_strategies`) on ``n_envs`` test episodes per id:
     one row per (id, strategy, episode, t), with the posterior metrics."""
     frames = []
     for env_id in env_ids:
-        strategies = make_strategies(names, env_id, deterministic, env_kwargs, probe_random)
+        strategies = make_strategies(names, env_id, deterministic, env_kwargs, probe_random, probe_singles)
         print(f"{env_id}: {', '.join(s.name for s in strategies)} on {n_envs} test episodes", flush=True)
         if any(getattr(s, "privileged", False) for s in strategies):
             print(f"  {PROBE_NAME} reads the hidden model: a headroom reference, not a method", flush=True)
@@ -103,9 +104,7 @@ def plot_scores(summary: pd.DataFrame, path: Path) -> Path | None:
     return path
 
 
-def probe_share(
-    episodes: pd.DataFrame, reference: str = "Random", n_boot: int = 2000, seed: int = 0
-) -> pd.DataFrame:
+def probe_share(episodes: pd.DataFrame, reference: str = "Random", n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Each strategy's share of the privileged probe's gain at the final step, per id where the probe ran.
 
     ``share = mean(S - S_ref) / mean(S_probe - S_ref)`` over the same episodes, with a 95% paired bootstrap
@@ -163,12 +162,14 @@ def make_strategies(
     deterministic: bool = False,
     env_kwargs: dict | None = None,
     probe_random: int = 16,
+    probe_singles: bool = True,
 ) -> list[Strategy]:
     """Strategies by name:
 
     * ``Random``, ``Observational``;
     * ``Probe``: the **privileged** reference :class:`~caasl_gym.evaluation.probe.PrivilegedProbe` (observational,
-      every single target and ``probe_random`` uniform candidates per step, scored on the hidden model);
+      every single target unless not ``probe_singles``, and ``probe_random`` uniform candidates per step, scored on
+      the hidden model);
     * ``CAASL`` (the shipped policy of ``env_id``'s domain, sampled designs as in the official evaluation,
       or the policy's deterministic design with ``deterministic``: by default the ``round(sum p_i)`` likeliest
       targets, :mod:`caasl_agents.redq.designs`), ``CAASL-deterministic`` (always the deterministic design),
@@ -185,7 +186,7 @@ def make_strategies(
         elif base == "Observational":
             out.append(ObservationalStrategy())
         elif base == "Probe":
-            out.append(PrivilegedProbe(n_random=probe_random))
+            out.append(PrivilegedProbe(n_random=probe_random, single_targets=probe_singles))
         elif base in ("CAASL", "CAASL-deterministic"):
             from caasl_agents import REDQ, load_pretrained
             from caasl_agents.evaluation import PolicyStrategy
@@ -258,9 +259,17 @@ def write_outputs(episodes: pd.DataFrame, out_dir: Path, command: str, score_mod
         + (f"`{score_model}` posterior" if score_model else "environment's default reward model's posterior")
         + "; gain: S(h_T) - S_Random(h_T) on the same episodes; s / design: the strategy's wall time per design.",
         "",
-        markdown_table(table),
-        "",
     ]
+    if PROBE_NAME in set(episodes.strategy):
+        md += [
+            f"**{PROBE_NAME} is privileged: a reference, not a method.** At every step it simulates candidate designs "
+            "(observational, every single target and uniform draws from the action box) on the *true hidden model* "
+            "with noise of its own, scores each history with the environment's reward model and true graph, and "
+            "plays the best. Its gain shows what a one-step design that knows the answer adds here; *share of probe "
+            "gain* = a strategy's gain / the probe's gain on the same episodes, with a paired bootstrap 95% interval.",
+            "",
+        ]
+    md += [markdown_table(table), ""]
     if plot is not None:
         md += [f"![scores]({plot.name})", ""]
     (out_dir / "summary.md").write_text("\n".join(md))
@@ -282,6 +291,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         "--probe-random", type=int, default=16, help="Probe: uniform candidates per step (besides the single targets)"
     )
     parser.add_argument(
+        "--probe-no-singles", action="store_true", help="Probe: no single-target candidates (fewer, faster)"
+    )
+    parser.add_argument(
         "--threads", "--torch-threads", dest="threads", type=int, default=1,
         help="torch threads (1 is fastest on a busy machine)",
     )  # fmt: skip
@@ -298,7 +310,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
             except ValueError as err:
                 print(f"skipping {env_id}: {err}")
         ids = usable
-    episodes = run(ids, args.strategies, args.n_envs, env_kwargs, args.deterministic, args.score, args.probe_random)
+    options = (args.deterministic, args.score, args.probe_random, not args.probe_no_singles)
+    episodes = run(ids, args.strategies, args.n_envs, env_kwargs, *options)
     command = "python -m benchmarks.evaluate " + " ".join(argv if argv is not None else sys.argv[1:])
     table = write_outputs(episodes, RESULTS_DIR / args.out, command, args.score)
     print(markdown_table(table))

@@ -75,7 +75,7 @@ def test_expected_calibration_error():
     assert expected_calibration_error(p, adj) == pytest.approx(0.5 - 1 / 6)
 
 
-def test_probe_is_a_labelled_reference_and_the_table_reports_each_strategys_share_of_its_gain():
+def test_probe_is_a_labelled_reference_and_the_table_reports_each_strategys_share_of_its_gain(tmp_path):
     from benchmarks.evaluate import probe_share
     from caasl_gym.evaluation import PROBE_NAME
 
@@ -94,3 +94,9 @@ def test_probe_is_a_labelled_reference_and_the_table_reports_each_strategys_shar
     assert table.loc[PROBE_NAME, "share of probe gain"] == "" and table.loc["Random", "share of probe gain"] == ""
     assert "share of probe gain" not in final_table(summarize(episodes)).columns  # only with the probe's shares
     assert probe_share(episodes[episodes.strategy != PROBE_NAME]).empty
+    from benchmarks.evaluate import write_outputs
+
+    write_outputs(episodes, tmp_path, "python -m benchmarks.evaluate ...")
+    text = (tmp_path / "summary.md").read_text()
+    assert "Probe (privileged) is privileged: a reference, not a method" in text and "share of probe gain" in text
+    assert (tmp_path / "probe_share.csv").exists()
