@@ -8,11 +8,10 @@ pytest.importorskip("gies")
 
 import caasl_gym  # noqa: F401  (registers the ids)
 from caasl_gym.baselines.diffcbed import DiffCBEDDesigner
-from caasl_gym.baselines.mechanisms import history, simulate_rows
+from caasl_gym.baselines.mechanisms import history
 from caasl_gym.baselines.ss_finite import (
     Particles,
     SSFiniteDesigner,
-    do_rows,
     gies_particles,
     particle_information,
 )
@@ -112,16 +111,6 @@ def test_information_prefers_an_informative_design_over_none():
     assert np.all(info <= np.log(2) + 1e-9)
 
 
-def test_do_rows_match_simulate_rows():
-    rng = np.random.default_rng(0)
-    dags = np.triu(rng.random((3, 5, 5)) < 0.5, 1)
-    weights, noise = dags * rng.normal(size=(3, 5, 5)), rng.uniform(0.2, 1.0, (3, 5))
-    targets, values = rng.random((4, 5)) < 0.3, rng.normal(size=(4, 5))
-    eps = rng.standard_normal((3, 2, 5))
-    expected = np.stack([simulate_rows(weights, noise, targets, values, eps[:, s]) for s in range(2)], axis=2)
-    np.testing.assert_allclose(do_rows(weights, noise, targets, values, eps), expected, atol=1e-12)
-
-
 def test_gies_particles_merge_duplicates(observations):
     values, intervened = history(observations[0])
     assert values.shape == intervened.shape == (21, D)
@@ -191,3 +180,23 @@ def test_diffcbed_caps_the_targets():
         _edge_only_uncertainty(), np.random.default_rng(0)
     )
     assert (action[:, 0] > 0).sum() <= 1
+
+
+@pytest.mark.parametrize("name", TINY)
+def test_refit_carries_resamples_along_an_episode(name):
+    """With ``refit``, a designer that ran an episode from its start gives the same designs every time."""
+
+    def run(designer):
+        env = gym.make("CausalLinear-v0", num_nodes=D, n_initial=20, budget=3)
+        obs, _ = env.reset(seed=4)
+        rng, actions = np.random.default_rng(9), []
+        for _ in range(3):
+            actions.append(designer.act(obs[None], [rng])[0])
+            obs, *_ = env.step(actions[-1])
+        return np.stack(actions)
+
+    first = run(TINY[name](refit=1))
+    np.testing.assert_array_equal(run(TINY[name](refit=1)), first)
+    assert np.all(np.abs(first) <= 1)
+    with pytest.raises(ValueError, match=r"refit must be None or an integer in \[1, n_boot = 3\], got 4"):
+        TINY[name](refit=4)

@@ -127,3 +127,49 @@ def test_heldout_datasets_reproducible():
     assert np.all(h10.design_values[~h10.targets] == 0)
     on = h10.targets
     np.testing.assert_array_equal(h10.values[on], h10.design_values[on])  # do-interventions clamp
+
+
+def test_fast_search_equals_the_package_search():
+    from gies import fit as package_fit
+
+    from caasl_gym.baselines import gies_search
+
+    rng = np.random.default_rng(21)
+    for dag in erdos_renyi(rng, 3, 6, 2.0):  # dense enough for neighbour subsets, cliques and long paths
+        n, d = 40, len(dag)
+        weights = dag * rng.choice([-1.0, 1.0], dag.shape) * rng.uniform(0.5, 1.5, dag.shape)
+        targets = np.zeros((n, d), bool)
+        targets[30:, :] = rng.random((10, d)) < 0.2  # a few rows with random target sets
+        noise = rng.standard_normal((n, d))
+        x = np.zeros((n, d))
+        for _ in range(d):  # a DAG's weights are nilpotent: d passes solve the SCM
+            x = np.where(targets, 2.0, x @ weights + noise)
+        expected, expected_score = package_fit(PooledInterventionalBIC(x, targets))
+        got, got_score = gies_search.fit(PooledInterventionalBIC(x, targets))
+        np.testing.assert_array_equal(got, expected)
+        assert got_score == expected_score
+        assert (expected != 0).sum() > 2  # the search did something
+
+
+def test_carried_bootstrap_refits_only_some_resamples(monkeypatch):
+    import caasl_gym.baselines.gies as gies_module
+
+    values, targets = _chain(np.random.default_rng(30), 40, do_first=3)
+    calls = []
+    real = gies_module.gies_estimate
+    monkeypatch.setattr(gies_module, "gies_estimate", lambda v, t: calls.append(len(v)) or real(v, t))
+    carried = gies_module.CarriedBootstrap(refit=2, rows_per_step=1)
+    rng = np.random.default_rng(31)
+    first = carried.estimates(rng, values[:-1], targets[:-1], 5)
+    assert len(calls) == 5  # a history it has not seen: every resample fitted
+    second = carried.estimates(rng, values, targets, 5)
+    assert len(calls) == 7 and calls[-2:] == [len(values)] * 2  # the extension: 2 fresh resamples of it
+    np.testing.assert_array_equal(second[:3], first[2:])  # the 3 newest carried over, oldest dropped first
+    carried.estimates(rng, values, targets, 5)  # the same history again is not an extension of itself
+    assert len(calls) == 12
+    again = gies_module.CarriedBootstrap(refit=2)
+    rng = np.random.default_rng(31)
+    again.estimates(rng, values[:-1], targets[:-1], 5)
+    np.testing.assert_array_equal(again.estimates(rng, values, targets, 5), second)  # the same run, the same answers
+    with pytest.raises(ValueError, match="refit must be an integer >= 1, got 0"):
+        gies_module.CarriedBootstrap(refit=0)

@@ -18,7 +18,11 @@ interventional environments GIES needs for its I-essential graphs are the distin
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
+
+from caasl_gym.baselines import gies_search
 
 try:  # optional dependency: the ``baselines`` extra
     from gies import fit as _gies_fit
@@ -92,6 +96,9 @@ def _check_inputs(values: np.ndarray, intervened: np.ndarray) -> tuple[np.ndarra
 def gies_estimate(values: np.ndarray, intervened: np.ndarray) -> np.ndarray:
     """One GIES run with :class:`PooledInterventionalBIC` (phases forward, backward, turning, iterated).
 
+    The search is the ``gies`` package's, with its forward phase sped up without changing the result
+    (:func:`caasl_gym.baselines.gies_search.fit`).
+
     Args:
         values: ``(n, d)`` float samples.
         intervened: ``(n, d)`` bool intervention indicators.
@@ -106,7 +113,7 @@ def gies_estimate(values: np.ndarray, intervened: np.ndarray) -> np.ndarray:
     if _gies_fit is None:  # pragma: no cover
         raise ImportError("the GIES baseline needs the 'gies' package: pip install 'caasl[baselines]'")
     values, intervened = _check_inputs(values, intervened)
-    estimate, _ = _gies_fit(PooledInterventionalBIC(values, intervened))
+    estimate, _ = gies_search.fit(PooledInterventionalBIC(values, intervened))
     return (np.asarray(estimate) != 0).astype(np.int64)
 
 
@@ -137,6 +144,22 @@ def essential_graph_member(rng: np.random.Generator, essential: np.ndarray) -> n
     return (est & ~est.T) | (undirected & (rank[:, None] < rank[None, :]))
 
 
+def bootstrap_estimates(
+    rng: np.random.Generator, values: np.ndarray, intervened: np.ndarray, n_boot: int
+) -> np.ndarray:
+    """The I-essential graphs ``(K, d, d)`` (:func:`gies_estimate`) of ``K = n_boot`` bootstrap resamples.
+
+    Resample ``k`` draws ``n`` rows with replacement (``rng.integers(0, n, n)``, all resamples first, in
+    order); the input checks and errors are :func:`bootstrap_gies`'s.
+    """
+    values, intervened = _check_inputs(values, intervened)
+    if int(n_boot) != n_boot or n_boot < 1:
+        raise ValueError(f"n_boot must be a positive integer, got {n_boot}")
+    n = len(values)
+    resamples = [rng.integers(0, n, n) for _ in range(int(n_boot))]
+    return np.stack([gies_estimate(values[rows], intervened[rows]) for rows in resamples])
+
+
 def bootstrap_gies(
     rng: np.random.Generator, values: np.ndarray, intervened: np.ndarray, n_boot: int = 30
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -162,13 +185,57 @@ def bootstrap_gies(
         ValueError: on shape or dtype mismatches, non-finite values, fewer than 2 rows or ``n_boot < 1``.
         ImportError: without the ``gies`` package (the ``baselines`` extra).
     """
-    values, intervened = _check_inputs(values, intervened)
-    if int(n_boot) != n_boot or n_boot < 1:
-        raise ValueError(f"n_boot must be a positive integer, got {n_boot}")
-    n = len(values)
-    resamples = [rng.integers(0, n, n) for _ in range(int(n_boot))]
-    estimates = np.stack([gies_estimate(values[rows], intervened[rows]) for rows in resamples])  # (K, d, d)
+    estimates = bootstrap_estimates(rng, values, intervened, n_boot)  # (K, d, d)
     undirected = (estimates == 1) & (estimates.transpose(0, 2, 1) == 1)
     probs = np.where(undirected, 0.5, estimates.astype(np.float64)).mean(axis=0)
     np.fill_diagonal(probs, 0.0)
     return np.stack([essential_graph_member(rng, est) for est in estimates]), probs
+
+
+class CarriedBootstrap:
+    """Bootstrap estimates carried along an episode: each step refits only ``refit`` of the ``K`` resamples.
+
+    :meth:`estimates` for a history that extends by ``rows_per_step`` rows a history it answered before
+    (found by content, so copies of a batch and interleaved episodes are told apart) keeps that answer's
+    ``K - refit`` newest estimates and replaces its ``refit`` oldest by :func:`bootstrap_estimates` of
+    ``refit`` fresh resamples of the current history; any other history gets all ``K`` fitted fresh. So
+    every estimate is at most ``ceil(K / refit) - 1`` steps old, and a design costs ``refit`` GIES runs
+    instead of ``K`` after the first step. The answer depends on the history, ``rng`` and which earlier
+    histories of the same episode this object answered (an episode run step by step from its start gives
+    the same answers every time). At most ``max_entries`` answers are held (the oldest dropped first).
+
+    Args:
+        refit: resamples refitted per step, ``>= 1``.
+        rows_per_step: rows one step appends (the environment's ``samples_per_step``).
+        max_entries: answers held.
+    """
+
+    def __init__(self, refit: int, rows_per_step: int = 1, max_entries: int = 4096) -> None:
+        for label, v in [("refit", refit), ("rows_per_step", rows_per_step), ("max_entries", max_entries)]:
+            if isinstance(v, bool) or int(v) != v or v < 1:
+                raise ValueError(f"{label} must be an integer >= 1, got {v!r}")
+        self.refit, self.k, self.max_entries = int(refit), int(rows_per_step), int(max_entries)
+        self._held: dict[bytes, np.ndarray] = {}
+
+    @staticmethod
+    def _key(values: np.ndarray, intervened: np.ndarray) -> bytes:
+        digest = hashlib.sha256(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+        digest.update(np.ascontiguousarray(intervened, dtype=bool).tobytes())
+        digest.update(repr(values.shape).encode())
+        return digest.digest()
+
+    def estimates(self, rng: np.random.Generator, values: np.ndarray, intervened: np.ndarray, n_boot: int):
+        """``(K, d, d)`` I-essential graphs for the history ``values`` ``(n, d)``, ``intervened`` ``(n, d)``."""
+        values, intervened = _check_inputs(values, intervened)
+        previous = None
+        if len(values) > self.k:
+            previous = self._held.pop(self._key(values[: -self.k], intervened[: -self.k]), None)
+        if previous is None or len(previous) != n_boot or self.refit >= n_boot:
+            estimates = bootstrap_estimates(rng, values, intervened, n_boot)
+        else:
+            fresh = bootstrap_estimates(rng, values, intervened, self.refit)
+            estimates = np.concatenate([previous[self.refit :], fresh])
+        self._held[self._key(values, intervened)] = estimates
+        while len(self._held) > self.max_entries:
+            self._held.pop(next(iter(self._held)))
+        return estimates

@@ -144,17 +144,18 @@ def simulate_rows(
         weights: ``(M, d, d)``; noise: ``(M, d)`` variances.
         targets: ``(C, d)`` bool; values: ``(C, d)`` do-values.
         eps: ``(..., M, d)`` standard-normal noise broadcast against ``(C, M, d)`` (shared across
-            candidates gives common random numbers).
+            candidates gives common random numbers; e.g. ``(S, 1, M, d)`` for ``S`` rows of each).
 
     Returns:
-        ``(C, M, d)`` rows: ``x_j = value_j`` for targets, else ``sum_i W_ij x_i + sqrt(t_j) eps_j``.
+        ``(..., C, M, d)`` rows (the broadcast shape): ``x_j = value_j`` for targets, else
+        ``sum_i W_ij x_i + sqrt(t_j) eps_j``.
     """
     d = weights.shape[-1]
     tg, val = targets[:, None, :], values[:, None, :]
     exo = np.sqrt(noise)[None] * eps
     x = np.where(tg, val, exo)
     for _ in range(d):  # a DAG's weights are nilpotent: d passes reach the fixed point exactly
-        x = np.where(tg, val, np.einsum("cmi,mij->cmj", x, weights) + exo)
+        x = np.where(tg, val, np.einsum("...mi,mij->...mj", x, weights) + exo)
     return x
 
 

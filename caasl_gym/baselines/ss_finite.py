@@ -37,9 +37,14 @@ separating-system construction (every variable is a candidate, cheap for ``d <= 
 noiseless do-interventions rather than Gaussian ones, and particles are weighted by bootstrap frequency
 (``weighting="likelihood"`` reweights them by their BIC on the history, as the paper's code can).
 
-Cost: the posterior dominates. GIES (pure Python) takes about 0.5 s per bootstrap at ``d = 10`` and tens
-of seconds at ``d = 20`` with ~55 rows, so ``n_boot`` (default 10) sets the time per design; the greedy
-costs ``max_targets`` rounds of ``|values| * d`` designs, each ``n_outcomes * k`` rows per particle.
+Cost: the posterior dominates. One GIES run (:mod:`~caasl_gym.baselines.gies_search`, the ``gies``
+package's search with a faster forward phase, identical estimates) takes about 0.05-0.1 s at ``d = 10``,
+about 0.5-1 s at ``d = 20`` and several seconds at ``d = 30`` with ~55 rows on one core, so ``n_boot``
+(default 10) sets the time per design; the greedy costs ``max_targets`` rounds of ``|values| * d``
+designs, each ``n_outcomes * k`` rows per particle. ``refit`` (default off) trades freshness for time:
+only ``refit`` resamples are refitted per step of an episode and the others are carried over from the
+steps before (:class:`~caasl_gym.baselines.gies.CarriedBootstrap`), a departure from the paper, whose
+bootstrap is redone on every history.
 """
 
 from __future__ import annotations
@@ -50,8 +55,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from caasl_gym.baselines.gies import bootstrap_gies
-from caasl_gym.baselines.mechanisms import PerHistoryDesigner, fit_mechanisms, history
+from caasl_gym.baselines.gies import CarriedBootstrap, bootstrap_estimates, essential_graph_member
+from caasl_gym.baselines.mechanisms import PerHistoryDesigner, fit_mechanisms, history, simulate_rows
 
 WEIGHTINGS = ("uniform", "likelihood")
 """Particle weights: bootstrap frequency, or frequency times ``exp(BIC)`` of the history."""
@@ -80,6 +85,7 @@ def gies_particles(
     intervened: np.ndarray,
     n_boot: int = 10,
     weighting: str = "uniform",
+    carried: CarriedBootstrap | None = None,
 ) -> Particles:
     """Bootstrapped-GIES DAGs with fitted mechanisms, duplicates merged.
 
@@ -90,13 +96,20 @@ def gies_particles(
         n_boot: bootstrap resamples ``K``.
         weighting: one of :data:`WEIGHTINGS`; ``"likelihood"`` multiplies the bootstrap frequency of each
             DAG by ``exp(log p(history | particle) - |edges| log(n) / 2)``.
+        carried: where given, the bootstrap estimates come from it (refitting only some resamples per step of
+            an episode, :class:`~caasl_gym.baselines.gies.CarriedBootstrap`); ``None`` fits all ``n_boot``, as
+            :func:`~caasl_gym.baselines.gies.bootstrap_gies` (the same draws).
 
     Returns:
         The :class:`Particles` (``M <= K`` distinct DAGs, in order of first appearance).
     """
     if weighting not in WEIGHTINGS:
         raise ValueError(f"unknown weighting {weighting!r}; valid choices: {', '.join(WEIGHTINGS)}")
-    dags, _ = bootstrap_gies(rng, values, intervened, n_boot)
+    if carried is None:
+        estimates = bootstrap_estimates(rng, values, intervened, n_boot)
+    else:
+        estimates = carried.estimates(rng, values, intervened, n_boot)
+    dags = np.stack([essential_graph_member(rng, est) for est in estimates])
     flat = dags.reshape(len(dags), -1)
     _, first, counts = np.unique(flat, axis=0, return_index=True, return_counts=True)
     order = np.argsort(first)
@@ -120,31 +133,6 @@ def history_log_likelihood(
     return np.where(intervened[None], 0.0, terms).sum(axis=(1, 2))
 
 
-def do_rows(
-    weights: np.ndarray, noise: np.ndarray, targets: np.ndarray, values: np.ndarray, eps: np.ndarray
-) -> np.ndarray:
-    """Outcomes of do-interventions by one linear solve per design and particle.
-
-    ``x = (e D + v (I - D)) (I - W D)^-1`` with ``D = diag(not target)``, ``e = sqrt(t) eps``: the fixed
-    point of ``x_j = v_j`` for targets and ``x_j = sum_i W_ij x_i + e_j`` otherwise
-    (:func:`~caasl_gym.baselines.mechanisms.simulate_rows` by iteration).
-
-    Args:
-        weights: ``(M, d, d)``; noise: ``(M, d)`` variances.
-        targets: ``(C, d)`` bool; values: ``(C, d)`` do-values (data units).
-        eps: ``(M, S, d)`` standard-normal draws, shared by every design.
-
-    Returns:
-        ``(C, M, S, d)`` rows.
-    """
-    d = weights.shape[-1]
-    keep = (~targets).astype(np.float64)  # (C, d)
-    system = np.eye(d) - weights[None] * keep[:, None, None, :]  # (C, M, d, d): I - W D
-    rhs = (np.sqrt(noise)[:, None, :] * eps)[None] * keep[:, None, None, :]  # (C, M, S, d)
-    rhs = rhs + (values * (1.0 - keep))[:, None, None, :]
-    return np.swapaxes(np.linalg.solve(np.swapaxes(system, -1, -2), np.swapaxes(rhs, -1, -2)), -1, -2)
-
-
 def particle_information(
     particles: Particles, targets: np.ndarray, values: np.ndarray, eps: np.ndarray, rows_per_outcome: int = 1
 ) -> np.ndarray:
@@ -162,7 +150,8 @@ def particle_information(
     w_log = particles.log_prior
     m_count, s_count, d = eps.shape
     c_count, k = len(targets), int(rows_per_outcome)
-    rows = do_rows(particles.weights, particles.noise, targets, values, eps)  # (C, M, S, d)
+    rows = simulate_rows(particles.weights, particles.noise, targets, values, np.swapaxes(eps, 0, 1)[:, None])
+    rows = np.moveaxis(rows, 0, 2)  # (S, C, M, d) -> (C, M, S, d)
     flat = rows.reshape(c_count, 1, m_count * s_count, d)
     mean = np.matmul(flat, particles.weights[None])  # (C, M', M S, d)
     noise = particles.noise[None, :, None, :]
@@ -186,6 +175,9 @@ class SSFiniteDesigner(PerHistoryDesigner):
         values: grid of do-values in action units, each in ``[-1, 1]``.
         min_gain: a target is added only if it raises the objective by more than this (nats).
         weighting: one of :data:`WEIGHTINGS`.
+        refit: bootstrap resamples refitted per step of an episode, the others carried over from the step
+            before (:class:`~caasl_gym.baselines.gies.CarriedBootstrap`); ``None`` refits all ``n_boot``
+            every step (no state between calls).
         value_scale: the environment's ``value_scale`` (do-value = ``value_scale * action[:, 1]``).
         samples_per_step: the environment's rows per experiment ``k``.
         name: label in results.
@@ -200,6 +192,7 @@ class SSFiniteDesigner(PerHistoryDesigner):
         values: Sequence[float] = (-1.0, 1.0),
         min_gain: float = 1e-3,
         weighting: str = "uniform",
+        refit: int | None = None,
         value_scale: float = 1.0,
         samples_per_step: int = 1,
         name: str = "SS-Finite",
@@ -217,6 +210,8 @@ class SSFiniteDesigner(PerHistoryDesigner):
             raise ValueError(f"values must be a non-empty grid of action values in [-1, 1], got {values!r}")
         if not (np.isfinite(min_gain) and min_gain >= 0):
             raise ValueError(f"min_gain must be a finite number >= 0, got {min_gain!r}")
+        if refit is not None and (isinstance(refit, bool) or int(refit) != refit or not 1 <= refit <= n_boot):
+            raise ValueError(f"refit must be None or an integer in [1, n_boot = {n_boot}], got {refit!r}")
         if weighting not in WEIGHTINGS:
             raise ValueError(f"unknown weighting {weighting!r}; valid choices: {', '.join(WEIGHTINGS)}")
         if not (np.isfinite(value_scale) and value_scale > 0):
@@ -224,6 +219,8 @@ class SSFiniteDesigner(PerHistoryDesigner):
         self.n_boot, self.n_outcomes, self.max_targets = int(n_boot), int(n_outcomes), int(max_targets)
         self.values, self.min_gain, self.weighting = grid, float(min_gain), weighting
         self.value_scale, self.k, self.name = float(value_scale), int(samples_per_step), name
+        self.refit = None if refit is None else int(refit)
+        self._carried = None if refit is None else CarriedBootstrap(self.refit, self.k)
 
     @classmethod
     def for_config(cls, config, **kwargs) -> SSFiniteDesigner:
@@ -233,7 +230,7 @@ class SSFiniteDesigner(PerHistoryDesigner):
     def design(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """The greedy action ``(d, 2)`` for one observation ``(N, d, 3)``."""
         values, intervened = history(obs)
-        particles = gies_particles(rng, values, intervened, self.n_boot, self.weighting)
+        particles = gies_particles(rng, values, intervened, self.n_boot, self.weighting, self._carried)
         return self.design_from_particles(particles, rng)
 
     def design_from_particles(self, particles: Particles, rng: np.random.Generator) -> np.ndarray:
