@@ -5,8 +5,8 @@ the headroom over Random that short REDQ runs miss, but needs a posterior per st
 from it designs in one forward pass, at any ``d``. Demonstrations are the designer's actions on
 training-seed episodes, stored in resumable shards; cloning maximises the likelihood of the
 designer's actions under the actor's tanh-Gaussian (the actions are clipped to ``±(1 - CLIP)`` first,
-so ``atanh`` stays finite), which trains the mean and the spread together, so the deterministic
-action (the tanh of the mean) is a meaningful design too.
+so ``atanh`` stays finite), which trains the mean and the spread together. The deterministic design is
+the policy's rule (:mod:`caasl_agents.redq.designs`: by default the ``round(sum p_i)`` likeliest targets).
 
     python -m caasl_agents.imitate --env CausalLinear-v0 --demo-episodes 800 --epochs 30
 """
@@ -112,8 +112,9 @@ def clone_loss(actor: th.nn.Module, obs: th.Tensor, actions: th.Tensor, decision
     plus ``decision_weight`` times a class-balanced logistic loss of the target means' signs.
 
     The likelihood alone calibrates the *sampled* designs: a variable the expert targets with probability
-    ``p < 1/2`` gets a negative mean, so the deterministic action (the tanh of the mean) targets only the
-    variables with ``p > 1/2``, far fewer than the expert. The balanced logistic term (positives weighted by
+    ``p < 1/2`` gets a negative mean, so SB3's deterministic action (the tanh of the mean, the ``"mean"``
+    rule of :mod:`caasl_agents.redq.designs`) targets only the variables with ``p > 1/2``, far fewer than
+    the expert. The balanced logistic term (positives weighted by
     the inverse of their share in the batch) moves that threshold to the expert's base rate, so the
     deterministic design targets about as many variables as the expert, its likeliest ones.
     """

@@ -471,7 +471,7 @@ def propose(
             shipped name, a path, or an object with ``edge_probabilities``.
         domain: ``"linear"`` or ``"counts"``; None = the policy's (a mismatch raises).
         max_rows: rows the policy sees (default: its training row budget ``N``); see the module docstring.
-        deterministic: the policy's deterministic design (the tanh of its mean) instead of a sample; only
+        deterministic: the policy's deterministic design (:mod:`caasl_agents.redq.designs`) instead of a sample; only
             with ``n_designs = 1``.
 
     Returns:

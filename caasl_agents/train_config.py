@@ -80,8 +80,8 @@ class TrainConfig:
     eval_seed: int = VALIDATION.start
     """seed of the first held-out episode (episodes eval_seed + i); must be validation seeds (1000000..9999999)"""
     eval_deterministic: bool = False
-    """evaluate the deterministic policy (tanh of the mean) instead of sampled designs (official CAASL
-    evaluates samples, which also did better in short runs)"""
+    """evaluate the deterministic designs (the policy's rule, caasl_agents.redq.designs) instead of sampled
+    designs (official CAASL evaluates samples, which also did better in short runs)"""
     buffer_size: int = 50_000
     """replay buffer transitions; a compact buffer stores each observation once (~7 KB at d=10, N=60)"""
     compact_buffer: bool = True
