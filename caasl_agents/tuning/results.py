@@ -64,6 +64,7 @@ def collect(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
                 row = json.loads(line)
                 reports.append({k: row.get(k) for k in REPORT_COLUMNS} | {"trial_id": trial_id})
     table = pd.DataFrame(reports, columns=REPORT_COLUMNS)
+    table["run_dir"] = table.run_dir.map(_shown)
     table = table.drop_duplicates(["trial_id", "timesteps"], keep="last").sort_values(["trial_id", "timesteps"])
     return table.reset_index(drop=True), pd.DataFrame(params, columns=None).set_index("trial_id")
 
@@ -184,6 +185,17 @@ def write_results(folder: Path, sweep: SweepConfig, space: dict[str, Param], tra
               "status": best.status}  # fmt: skip
     (folder / "best_trial.json").write_text(json.dumps(record, indent=2))
     return record
+
+
+def _shown(path: Any) -> Any:
+    """A trial's run folder as written to the results: relative to the working directory when inside it
+    (the trials need absolute paths, Ray runs them elsewhere; the tables should not name this machine)."""
+    if not isinstance(path, str) or not Path(path).is_absolute():
+        return path
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
 
 
 def _plain(value: Any) -> Any:

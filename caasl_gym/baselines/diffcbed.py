@@ -48,12 +48,10 @@ import math
 import numpy as np
 import torch
 
-from caasl_gym.baselines.gies import CarriedBootstrap
-from caasl_gym.baselines.mechanisms import PerHistoryDesigner, history
-from caasl_gym.baselines.ss_finite import WEIGHTINGS, Particles, gies_particles
+from caasl_gym.baselines.ss_finite import ParticleDesigner, Particles
 
 
-class DiffCBEDDesigner(PerHistoryDesigner):
+class DiffCBEDDesigner(ParticleDesigner):
     """Gradient-based multi-target designs on a bootstrapped-GIES posterior (see the module docstring).
 
     Args:
@@ -104,31 +102,14 @@ class DiffCBEDDesigner(PerHistoryDesigner):
         for label, v in counts:
             if isinstance(v, bool) or int(v) != v or v < 1:
                 raise ValueError(f"{label} must be an integer >= 1, got {v!r}")
-        for label, v in [("learning_rate", learning_rate), ("temperature", temperature), ("value_scale", value_scale)]:
+        for label, v in [("learning_rate", learning_rate), ("temperature", temperature)]:
             if not (np.isfinite(v) and v > 0):
                 raise ValueError(f"{label} must be a finite number > 0, got {v!r}")
-        if refit is not None and (isinstance(refit, bool) or int(refit) != refit or not 1 <= refit <= n_boot):
-            raise ValueError(f"refit must be None or an integer in [1, n_boot = {n_boot}], got {refit!r}")
-        if weighting not in WEIGHTINGS:
-            raise ValueError(f"unknown weighting {weighting!r}; valid choices: {', '.join(WEIGHTINGS)}")
-        self.n_boot, self.n_outcomes, self.n_eval_outcomes = int(n_boot), int(n_outcomes), int(n_eval_outcomes)
+        self._set_particle_options(n_boot, weighting, refit, value_scale, samples_per_step, name)
+        self.n_outcomes, self.n_eval_outcomes = int(n_outcomes), int(n_eval_outcomes)
         self.n_steps, self.n_restarts = int(n_steps), int(n_restarts)
         self.learning_rate, self.temperature = float(learning_rate), float(temperature)
         self.max_targets = None if max_targets is None else int(max_targets)
-        self.weighting, self.value_scale, self.k, self.name = weighting, float(value_scale), int(samples_per_step), name
-        self.refit = None if refit is None else int(refit)
-        self._carried = None if refit is None else CarriedBootstrap(self.refit, self.k)
-
-    @classmethod
-    def for_config(cls, config, **kwargs) -> DiffCBEDDesigner:
-        """The designer for a :class:`~caasl_gym.envs.linear.CausalLinearConfig` (its value scale and ``k``)."""
-        return cls(value_scale=config.value_scale, samples_per_step=config.samples_per_step, **kwargs)
-
-    def design(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """The optimised action ``(d, 2)`` for one observation ``(N, d, 3)``."""
-        values, intervened = history(obs)
-        particles = gies_particles(rng, values, intervened, self.n_boot, self.weighting, self._carried)
-        return self.design_from_particles(particles, rng)
 
     def design_from_particles(self, particles: Particles, rng: np.random.Generator) -> np.ndarray:
         """The optimised action ``(d, 2)`` against a given posterior (seeds its ``torch.Generator`` from ``rng``)."""

@@ -165,7 +165,41 @@ def particle_information(
     return -(prior * w_log).sum() - (posterior_entropy.mean(axis=-1) * prior).sum(axis=-1)
 
 
-class SSFiniteDesigner(PerHistoryDesigner):
+class ParticleDesigner(PerHistoryDesigner):
+    """What SS-Finite and DiffCBED share: the bootstrapped-GIES posterior of each history, the
+    environment's value scale and ``k``; subclasses design with :meth:`design_from_particles`."""
+
+    def _set_particle_options(
+        self, n_boot: int, weighting: str, refit: int | None, value_scale: float, samples_per_step: int, name: str
+    ) -> None:
+        """Check and keep the shared options (``n_boot`` and ``samples_per_step`` are checked by the caller)."""
+        if refit is not None and (isinstance(refit, bool) or int(refit) != refit or not 1 <= refit <= n_boot):
+            raise ValueError(f"refit must be None or an integer in [1, n_boot = {n_boot}], got {refit!r}")
+        if weighting not in WEIGHTINGS:
+            raise ValueError(f"unknown weighting {weighting!r}; valid choices: {', '.join(WEIGHTINGS)}")
+        if not (np.isfinite(value_scale) and value_scale > 0):
+            raise ValueError(f"value_scale must be a finite number > 0, got {value_scale!r}")
+        self.n_boot, self.weighting, self.value_scale = int(n_boot), weighting, float(value_scale)
+        self.k, self.name = int(samples_per_step), name
+        self.refit = None if refit is None else int(refit)
+        self._carried = None if refit is None else CarriedBootstrap(self.refit, self.k)
+
+    @classmethod
+    def for_config(cls, config, **kwargs):
+        """The designer for a :class:`~caasl_gym.envs.linear.CausalLinearConfig` (its value scale and ``k``)."""
+        return cls(value_scale=config.value_scale, samples_per_step=config.samples_per_step, **kwargs)
+
+    def design(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The action ``(d, 2)`` for one observation ``(N, d, 3)``, against its bootstrapped-GIES particles."""
+        values, intervened = history(obs)
+        particles = gies_particles(rng, values, intervened, self.n_boot, self.weighting, self._carried)
+        return self.design_from_particles(particles, rng)
+
+    def design_from_particles(self, particles: Particles, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+
+class SSFiniteDesigner(ParticleDesigner):
     """Greedy multi-target designs on a bootstrapped-GIES posterior (see the module docstring).
 
     Args:
@@ -210,28 +244,9 @@ class SSFiniteDesigner(PerHistoryDesigner):
             raise ValueError(f"values must be a non-empty grid of action values in [-1, 1], got {values!r}")
         if not (np.isfinite(min_gain) and min_gain >= 0):
             raise ValueError(f"min_gain must be a finite number >= 0, got {min_gain!r}")
-        if refit is not None and (isinstance(refit, bool) or int(refit) != refit or not 1 <= refit <= n_boot):
-            raise ValueError(f"refit must be None or an integer in [1, n_boot = {n_boot}], got {refit!r}")
-        if weighting not in WEIGHTINGS:
-            raise ValueError(f"unknown weighting {weighting!r}; valid choices: {', '.join(WEIGHTINGS)}")
-        if not (np.isfinite(value_scale) and value_scale > 0):
-            raise ValueError(f"value_scale must be a finite number > 0, got {value_scale!r}")
-        self.n_boot, self.n_outcomes, self.max_targets = int(n_boot), int(n_outcomes), int(max_targets)
-        self.values, self.min_gain, self.weighting = grid, float(min_gain), weighting
-        self.value_scale, self.k, self.name = float(value_scale), int(samples_per_step), name
-        self.refit = None if refit is None else int(refit)
-        self._carried = None if refit is None else CarriedBootstrap(self.refit, self.k)
-
-    @classmethod
-    def for_config(cls, config, **kwargs) -> SSFiniteDesigner:
-        """The designer for a :class:`~caasl_gym.envs.linear.CausalLinearConfig` (its value scale and ``k``)."""
-        return cls(value_scale=config.value_scale, samples_per_step=config.samples_per_step, **kwargs)
-
-    def design(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """The greedy action ``(d, 2)`` for one observation ``(N, d, 3)``."""
-        values, intervened = history(obs)
-        particles = gies_particles(rng, values, intervened, self.n_boot, self.weighting, self._carried)
-        return self.design_from_particles(particles, rng)
+        self._set_particle_options(n_boot, weighting, refit, value_scale, samples_per_step, name)
+        self.n_outcomes, self.max_targets = int(n_outcomes), int(max_targets)
+        self.values, self.min_gain = grid, float(min_gain)
 
     def design_from_particles(self, particles: Particles, rng: np.random.Generator) -> np.ndarray:
         """The greedy action ``(d, 2)`` against a given posterior (draws only the outcomes' noise from ``rng``)."""
