@@ -71,19 +71,16 @@ def history_statistics(
     cross = gram[:, torch.arange(d), :, torch.arange(d)].transpose(0, 1)  # (B, d, d): [b, j, i] = gram[b, j, i, j]
     corr = cross / (diag * own[:, :, None]).clamp_min(1e-12).sqrt()
 
-    # regression of j on the others: zero j's row and column, put 1 on its diagonal
+    # one inverse per variable serves both: with P = (G_j + ridge I)^-1, the ridge regression of j on the
+    # others has coefficients -P[i, j] / P[j, j] and residual variance 1 / P[j, j] - ridge (block inverse)
     keep = 1.0 - eye  # (d, d)
-    sel = keep[:, :, None] * keep[:, None, :] + eye[:, :, None] * eye[:, None, :]  # (d(j), d, d)
-    system = ridge * sel
-    rhs = cross * keep  # (B, d(j), d(i))
-    beta = torch.linalg.solve(system, rhs.unsqueeze(-1)).squeeze(-1)  # (B, d(j), d(i))
-    residual = (own - (beta * rhs).sum(-1)).clamp_min(1e-6)  # (B, d)
-
     precision = torch.linalg.inv(ridge)  # (B, d(j), d, d)
     p_diag = torch.diagonal(precision, dim1=-2, dim2=-1)  # (B, d(j), d)
     p_cross = precision[:, torch.arange(d), :, torch.arange(d)].transpose(0, 1)  # [b, j, i] = P_j[i, j]
     p_own = torch.diagonal(p_diag, dim1=-2, dim2=-1)  # (B, d)
     partial = -p_cross / (p_diag * p_own[:, :, None]).clamp_min(1e-12).sqrt()
+    beta = -p_cross / p_own[:, :, None] * keep  # (B, d(j), d(i))
+    residual = (1.0 / p_own - RIDGE).clamp_min(1e-6)  # (B, d)
 
     # rows where i is a target and j is not: slope of z_j on z_i, mean of z_j, count (B, d(i), d(j))
     t = target.double()
