@@ -46,12 +46,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch as th
-from scipy.special import ndtr
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 import caasl_gym
 from caasl_agents.pretrained import available_pretrained, load_pretrained
-from caasl_agents.redq import REDQ
+from caasl_agents.redq import REDQ, designs
 from caasl_agents.redq.predict import predict_any_d
 from caasl_gym.envs.core import DesignCore
 from caasl_gym.envs.scoring import resolve_reward_model
@@ -400,9 +399,7 @@ def target_probabilities(model: BaseAlgorithm, history: np.ndarray) -> np.ndarra
     policy.set_training_mode(False)
     with th.inference_mode():
         mean, log_std, _ = policy.actor.get_action_dist_params(th.as_tensor(history[None], device=policy.device))
-    width = policy.action_space.shape[-1]
-    mean, std = mean.reshape(-1, width)[:, 0], log_std.exp().reshape(-1, width)[:, 0]
-    return ndtr((mean / std).double().cpu().numpy())
+    return designs.target_probabilities(mean.double(), log_std.double(), policy.action_space.shape[-1])[0].cpu().numpy()
 
 
 # ---------------------------------------------------------------------------------------------- proposing
