@@ -171,8 +171,8 @@ def make_strategies(
       every single target unless not ``probe_singles``, and ``probe_random`` uniform candidates per step, scored on
       the hidden model);
     * ``CAASL`` (the shipped policy of ``env_id``'s domain, sampled designs as in the official evaluation,
-      or the policy's deterministic design with ``deterministic``: by default the ``round(sum p_i)`` likeliest
-      targets, :mod:`caasl_agents.redq.designs`), ``CAASL-deterministic`` (always the deterministic design),
+      or the policy's deterministic design with ``deterministic``: its ``deterministic_design`` rule,
+      :mod:`caasl_agents.redq.designs`), ``CAASL-deterministic`` (always the deterministic design),
       and either with ``:<path to model.zip>``;
     * ``Greedy`` / ``Greedy-score``: :class:`~caasl_gym.baselines.greedy.GreedyExactDesigner` (EIG / expected
       score) for the id's prior (linear, d <= 12);

@@ -30,8 +30,8 @@ class PolicyStrategy:
 
     Args:
         model: a loaded SB3 model (e.g. from ``caasl_agents.load_pretrained``).
-        deterministic: the policy's deterministic design (``model.policy.deterministic_design``, by default the
-            ``round(sum_i p_i)`` likeliest targets, :mod:`caasl_agents.redq.designs`); otherwise designs are
+        deterministic: the policy's deterministic design (``model.policy.deterministic_design``, by default
+            ``"coverage"``, :mod:`caasl_agents.redq.designs`); otherwise designs are
             sampled, copy ``b``'s noise drawn from ``rngs[b]`` (reproducible, and paired like the other strategies).
         name: label in the results.
         batched: one forward pass for the whole batch. Faster, but torch's float batch effects then move the
@@ -70,8 +70,8 @@ def policy_record(
     :param seed_base: first episode seed: validation seeds (the default) for training and selection,
         ``caasl_gym.evaluation.TEST.start`` for benchmarks
     :param env_kwargs: env kwargs
-    :param deterministic: the policy's deterministic designs (its ``deterministic_design`` rule, by default the
-        ``round(sum_i p_i)`` likeliest targets) instead of samples (the official CAASL evaluation samples)
+    :param deterministic: the policy's deterministic designs (its ``deterministic_design`` rule,
+        :mod:`caasl_agents.redq.designs`) instead of samples (the official CAASL evaluation samples)
     :return: one flat record (the train CLI's ``eval.csv`` row, the sidecars' ``eval``, a learning-curve
         point): ``episodes, seed_base, designs``, the policy's ``score`` and ``score_ci95`` (``S(h_T)``),
         ``random_score`` and ``random_score_ci95``, ``gain`` and ``gain_ci95`` (``S(h_T) - S_Random(h_T)``)

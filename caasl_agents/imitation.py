@@ -6,7 +6,7 @@ from it designs in one forward pass, at any ``d``. Demonstrations are the design
 training-seed episodes, stored in resumable shards; cloning maximises the likelihood of the
 designer's actions under the actor's tanh-Gaussian (the actions are clipped to ``±(1 - CLIP)`` first,
 so ``atanh`` stays finite), which trains the mean and the spread together. The deterministic design is
-the policy's rule (:mod:`caasl_agents.redq.designs`: by default the ``round(sum p_i)`` likeliest targets).
+the policy's rule (:mod:`caasl_agents.redq.designs`, by default ``"coverage"``).
 
     python -m caasl_agents.imitate --env CausalLinear-v0 --demo-episodes 800 --epochs 30
 """

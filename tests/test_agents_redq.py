@@ -199,7 +199,7 @@ def test_deterministic_design_targets_the_round_of_sum_p_likeliest_variables():
     mean, log_std = hand_built([[-0.5, 0.3, -1.0, -0.2, -0.8], [-0.5] * 5, [-3.0] * 5])
     p = target_probabilities(mean, log_std, 2).numpy()
     np.testing.assert_allclose(p[0], [0.3085, 0.6179, 0.1587, 0.4207, 0.2119], atol=1e-4)
-    topk = deterministic_action(mean, log_std, 2)
+    topk = deterministic_action(mean, log_std, 2, "top-k")
     assert targets_of(topk, 5) == [[0, 1, 0, 1, 0], [1, 1, 0, 0, 0], [0, 0, 0, 0, 0]]
     assert set(np.abs(topk.numpy().reshape(3, 5, 2)[..., 0]).ravel()) == {1.0}  # column 0 is +-1
     np.testing.assert_allclose(topk.reshape(3, 5, 2)[..., 1], np.tanh(0.5), rtol=1e-6)  # values: tanh(mean)
@@ -209,13 +209,50 @@ def test_deterministic_design_targets_the_round_of_sum_p_likeliest_variables():
     np.testing.assert_array_equal(old, th.tanh(mean))
     assert targets_of(old, 5) == [[0, 1, 0, 0, 0], [0] * 5, [0] * 5]
     # a wider Gaussian moves p towards 1/2 and so the number of targets: std 4 gives p = .45 .53 .40 .48 .42, k = 2
-    assert sum(targets_of(deterministic_action(mean[:1], log_std[:1] + np.log(4.0), 2), 5)[0]) == 2
-    with pytest.raises(ValueError, match="unknown deterministic_design 'argmax'; valid choices: top-k"):
+    assert sum(targets_of(deterministic_action(mean[:1], log_std[:1] + np.log(4.0), 2, "top-k"), 5)[0]) == 2
+    with pytest.raises(ValueError, match="unknown deterministic_design 'argmax'; valid choices: coverage, top-k"):
         deterministic_action(mean, log_std, 2, "argmax")
 
 
-def test_sb3_predict_and_predict_any_d_give_the_design_at_any_d(monkeypatch):
+def test_coverage_design_discounts_the_likeliest_targets_by_how_often_the_history_targeted_them():
+    from caasl_agents.redq.designs import deterministic_action, target_counts
+
+    # p = .31 .62 .16 .42 .21 (k = 2) in every row
+    mean, log_std = hand_built([[-0.5, 0.3, -1.0, -0.2, -0.8]] * 4)
+    counts = th.tensor([[0, 0, 0, 0, 0], [0, 2, 0, 0, 0], [1, 3, 0, 1, 0], [0, 0, 0, 0, 0.0]])
+    coverage = deterministic_action(mean, log_std, 2, "coverage", counts)
+    assert targets_of(coverage, 5)[0] == targets_of(deterministic_action(mean, log_std, 2, "top-k"), 5)[0]
+    # row 1: .31 .62/3 .16 .42 .21 picks 3 and 0; row 2: .31/2 .62/4 .16 .42/2 .21 picks 4 and 3
+    assert targets_of(coverage, 5)[:3] == [[0, 1, 0, 1, 0], [1, 0, 0, 1, 0], [0, 0, 0, 1, 1]]
+    np.testing.assert_array_equal(coverage.reshape(4, 5, 2)[..., 1], th.tanh(mean).reshape(4, 5, 2)[..., 1])
+    # the counts come from the observation: indicator (channel 1) on filled rows (channel 2) only
+    obs = th.zeros(1, 4, 3, 3)
+    obs[0, :3, :, 2] = 1.0
+    obs[0, 1, 0, 1] = obs[0, 2, 0, 1] = obs[0, 2, 2, 1] = 1.0
+    obs[0, 3, 1, 1] = 1.0  # a padding row: not counted
+    np.testing.assert_array_equal(target_counts(obs), [[2.0, 0.0, 1.0]])
+    with pytest.raises(ValueError, match=r"'coverage' needs counts of shape \(4, 5\) \(B, d\), got None"):
+        deterministic_action(mean, log_std, 2, "coverage")
+    with pytest.raises(ValueError, match=r"got \(4, 3\)"):
+        deterministic_action(mean, log_std, 2, "coverage", counts[:, :3])
+
+
+def test_coverage_designs_rotate_when_the_marginals_do_not_change():
+    """A policy with the same marginals at every step repeats one top-k design; coverage targets every variable."""
     from caasl_agents.redq.designs import deterministic_action
+
+    mean, log_std = hand_built([[0.1, 0.0, -0.1, 0.05, -0.05, 0.02]])  # p ~ 1/2 each, k = 3
+    counts, chosen = th.zeros(1, 6), []
+    for _ in range(4):
+        targets = deterministic_action(mean, log_std, 2, "coverage", counts).reshape(1, 6, 2)[..., 0] > 0
+        chosen.append(targets[0].tolist())
+        counts += targets.float()
+    assert sum(chosen[0]) == 3 and chosen[1] == [not t for t in chosen[0]]  # the other half next
+    assert counts.min() >= 1 and counts.max() - counts.min() <= 1
+
+
+def test_sb3_predict_and_predict_any_d_give_the_design_at_any_d(monkeypatch):
+    from caasl_agents.redq.designs import deterministic_action, target_counts
 
     model = make_model()
     obs = model.env.reset()
@@ -226,7 +263,9 @@ def test_sb3_predict_and_predict_any_d_give_the_design_at_any_d(monkeypatch):
     big[:, :4, :, 2] = 1.0
     actions = predict_any_d(model, big)
     mean, log_std, _ = model.actor.get_action_dist_params(th.as_tensor(big))
-    np.testing.assert_array_equal(actions, deterministic_action(mean, log_std, 2).detach().numpy().reshape(3, 20, 2))
+    counts = target_counts(th.as_tensor(big))
+    expected = deterministic_action(mean, log_std, 2, "coverage", counts).detach().numpy().reshape(3, 20, 2)
+    np.testing.assert_array_equal(actions, expected)
     np.testing.assert_allclose(np.stack([predict_any_d(model, o) for o in big]), actions, atol=1e-6)
     # a hand-built actor output through SB3's predict: exactly the top-k targets
     built = hand_built([[-0.5, 0.3, -1.0], [-3.0, -3.0, -3.0]])
@@ -246,6 +285,6 @@ def test_deterministic_design_is_a_policy_attribute_saved_with_the_model(tmp_pat
     assert REDQ.load(tmp_path / "mean.zip", device="cpu").policy.deterministic_design == "mean"
     model.policy.deterministic_design = "top-k-nonempty"  # settable on a loaded policy
     assert model.actor.deterministic_design == "top-k-nonempty"
-    with pytest.raises(ValueError, match="valid choices: top-k, top-k-nonempty, mean"):
+    with pytest.raises(ValueError, match="valid choices: coverage, top-k, top-k-nonempty, mean"):
         model.policy.deterministic_design = "median"
-    assert make_model().policy.deterministic_design == "top-k"  # the default (and that of zips saved before)
+    assert make_model().policy.deterministic_design == "coverage"  # the default (and that of zips saved before)

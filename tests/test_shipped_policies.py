@@ -64,14 +64,15 @@ def test_policy_designs_benchmark_counts_targets_per_step():
 
 @pytest.mark.parametrize("env_id", SHIPPED)
 def test_shipped_policies_load_with_a_deterministic_design_that_targets(env_id):
-    """Zips saved before ``deterministic_design`` existed load with the top-k rule: the deterministic design
-    targets the round(sum p_i) likeliest variables (the SERGIO policy's tanh(mean) targeted none)."""
+    """Zips saved before ``deterministic_design`` existed load with the coverage rule: on a history without
+    targets the deterministic design is the round(sum p_i) likeliest variables (the SERGIO policy's tanh(mean)
+    targeted none); after a step, the variables it targeted are discounted."""
     import torch as th
 
     from caasl_agents.redq.designs import target_probabilities
 
     model = load_pretrained(env_id)
-    assert model.policy.deterministic_design == "top-k"
+    assert model.policy.deterministic_design == "coverage"
     env = gym.make(env_id, reward_model="linear-small") if env_id == "CausalLinear-v0" else gym.make(env_id)
     obs, _ = env.reset(seed=0)
     action = predict_any_d(model, obs)
@@ -80,6 +81,12 @@ def test_shipped_policies_load_with_a_deterministic_design_that_targets(env_id):
         p = target_probabilities(*model.actor.get_action_dist_params(th.as_tensor(obs[None]))[:2], 2)[0].numpy()
     chosen = action[:, 0] > 0
     assert chosen.sum() == np.floor(p.sum() + 0.5) >= 1 and p[chosen].min() >= p[~chosen].max()
+    obs, *_ = env.step(action)
+    with th.no_grad():
+        p = target_probabilities(*model.actor.get_action_dist_params(th.as_tensor(obs[None]))[:2], 2)[0].numpy()
+    priority = p / (1.0 + chosen)  # one sample per step: each target of step 0 counts once
+    again = predict_any_d(model, obs)[:, 0] > 0
+    assert again.sum() == np.floor(p.sum() + 0.5) and priority[again].min() >= priority[~again].max()
     env.close()
 
 

@@ -7,19 +7,26 @@ variable ``i`` is a target when its column-0 entry is positive, i.e. with probab
 
 SB3's deterministic action, ``tanh(mean)``, targets exactly the variables with ``p_i > 1/2`` (the mode of
 each variable's Bernoulli on its own). A policy that spreads its targets, e.g. "about two of these ten,
-each with p_i = 0.2", then targets nothing at all, which is not a design it would ever sample. The
-default rule here keeps the sampled designs' expected size instead:
+each with p_i = 0.2", then targets nothing at all, which is not a design it would ever sample. The rules
+here keep the sampled designs' expected size, ``k = round(sum_i p_i)`` (half up), instead:
 
-* ``"top-k"`` (default): ``k = round(sum_i p_i)`` (half up), the expected number of targets of a sampled
-  design, and the ``k`` variables with the largest ``p_i`` are the targets (ties go to the lower index).
-  ``k = 0``, the observational design, happens exactly when ``sum_i p_i < 1/2``: then a sampled design is
-  more often empty than not, so it is a design the policy means.
-* ``"top-k-nonempty"``: the same with ``k >= 1`` (always at least the likeliest target).
-* ``"mean"``: SB3's ``tanh(mean)`` (per-variable Bernoulli modes), the behaviour before this module.
+* ``"coverage"`` (default): the ``k`` variables with the largest ``p_i / (1 + c_i)``, where ``c_i`` is the
+  number of filled rows of the history in which variable ``i`` was a target (observation channel 1 times
+  channel 2). A policy whose marginals barely change between steps (a policy that cannot yet tell the hidden
+  graph from the history spreads its targets) then rotates its targets, as its sampled designs do, instead of
+  repeating one design ``T`` times; a variable it strongly prefers is still chosen again. On the first step
+  (no targets yet) it is ``"top-k"``. Ties go to the larger ``p_i``, then to the lower index.
+* ``"top-k"``: the ``k`` variables with the largest ``p_i`` (ties to the lower index), whatever the history.
+* ``"top-k-nonempty"``: ``"top-k"`` with ``k >= 1`` (always at least the likeliest target).
+* ``"mean"``: SB3's ``tanh(mean)`` (per-variable Bernoulli modes).
+
+``k = 0``, the observational design, happens exactly when ``sum_i p_i < 1/2`` (except for
+``"top-k-nonempty"``): then a sampled design is more often empty than not, so it is a design the policy means.
 
 The action encodes the design exactly as the environments decode it (target iff column 0 > 0): column 0 is
 ``+1`` for a target and ``-1`` otherwise; the other columns (the intervention values) are ``tanh(mean)``.
-Everything is batched over ``B`` and works at any ``d``.
+Everything is batched over ``B`` and works at any ``d``. Zips saved before ``"coverage"`` existed load with
+the default rule; ``model.policy.deterministic_design = "top-k"`` restores the earlier one.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import math
 
 import torch as th
 
-DETERMINISTIC_DESIGNS = ("top-k", "top-k-nonempty", "mean")
+DETERMINISTIC_DESIGNS = ("coverage", "top-k", "top-k-nonempty", "mean")
 """Valid values of ``deterministic_design`` (see the module docstring); the first is the default."""
 
 
@@ -55,7 +62,21 @@ def target_probabilities(mean: th.Tensor, log_std: th.Tensor, width: int) -> th.
     return 0.5 * th.erfc(-m / (s * math.sqrt(2.0)))
 
 
-def deterministic_action(mean: th.Tensor, log_std: th.Tensor, width: int, mode: str = "top-k") -> th.Tensor:
+def target_counts(obs: th.Tensor) -> th.Tensor:
+    """``c_i``: the number of filled rows of each history in which variable ``i`` was a target.
+
+    Args:
+        obs: ``(B, N, d, 3)`` histories (channel 1 the intervention indicator, channel 2 one for filled rows).
+
+    Returns:
+        ``(B, d)`` counts (float).
+    """
+    return (obs[..., 1] * obs[..., 2]).sum(dim=1)
+
+
+def deterministic_action(
+    mean: th.Tensor, log_std: th.Tensor, width: int, mode: str = "coverage", counts: th.Tensor | None = None
+) -> th.Tensor:
     """The deterministic action of the squashed Gaussian ``(mean, exp(log_std))`` under rule ``mode``.
 
     Args:
@@ -63,10 +84,15 @@ def deterministic_action(mean: th.Tensor, log_std: th.Tensor, width: int, mode: 
         log_std: ``(B, d·k)`` log standard deviations.
         width: ``k`` (column 0 of each variable's row decides whether it is a target).
         mode: one of :data:`DETERMINISTIC_DESIGNS`.
+        counts: ``(B, d)`` times each variable was a target in the history (:func:`target_counts`); needed by
+            ``"coverage"`` only.
 
     Returns:
         ``(B, d·k)`` actions in ``[-1, 1]``: ``tanh(mean)`` for ``"mean"``; otherwise column 0 is ``+1`` for
         the chosen targets and ``-1`` elsewhere, the other columns ``tanh(mean)``.
+
+    Raises:
+        ValueError: an unknown ``mode``, or ``"coverage"`` without ``counts`` of shape ``(B, d)``.
     """
     check_deterministic_design(mode)
     squashed = th.tanh(mean)
@@ -78,6 +104,13 @@ def deterministic_action(mean: th.Tensor, log_std: th.Tensor, width: int, mode: 
     if mode == "top-k-nonempty":
         k = k.clamp(min=1.0)
     order = th.sort(p, dim=1, descending=True, stable=True).indices  # (B, d), ties: lower index first
+    if mode == "coverage":
+        if counts is None or tuple(counts.shape) != tuple(p.shape):
+            got = None if counts is None else tuple(counts.shape)
+            need = tuple(p.shape)
+            raise ValueError(f"deterministic_design 'coverage' needs counts of shape {need} (B, d), got {got}")
+        priority = (p / (1.0 + counts.to(p.dtype))).gather(1, order)  # (B, d) in the order of p
+        order = order.gather(1, th.sort(priority, dim=1, descending=True, stable=True).indices)
     ranks = th.empty_like(order).scatter_(1, order, th.arange(p.shape[1], device=p.device).expand_as(order))
     targets = ranks < k  # (B, d)
     rows = squashed.reshape(batch, -1, width)

@@ -27,7 +27,7 @@ from stable_baselines3.sac.policies import LOG_STD_MAX, LOG_STD_MIN, Actor, SACP
 from torch import nn
 
 from caasl_agents.common.torch_layers import AlternatingAttentionEncoder, EnsembleMLP, TransformerExtractor
-from caasl_agents.redq.designs import check_deterministic_design, deterministic_action
+from caasl_agents.redq.designs import check_deterministic_design, deterministic_action, target_counts
 
 CriticEncoder = Literal["separate", "shared"]
 TRANSFORMER_LOG_STD_INIT = math.log(math.sqrt(1.0 / 3.0))
@@ -232,9 +232,10 @@ class TransformerActor(Actor):
 
     Same parameters as SB3's :class:`~stable_baselines3.sac.policies.Actor`; ``log_std_init`` is the
     initial bias of the log-std head, and gSDE is not supported. ``deterministic_design`` is the rule of
-    ``forward(obs, deterministic=True)`` (:mod:`caasl_agents.redq.designs`): by default the ``round(sum p_i)``
-    likeliest targets, so the deterministic action is a design the policy would sample, not SB3's
-    ``tanh(mean)`` (``"mean"``), which targets nothing when every ``p_i < 1/2``.
+    ``forward(obs, deterministic=True)`` (:mod:`caasl_agents.redq.designs`): by default ``round(sum p_i)``
+    targets, the likeliest ones discounted by how often the history already targeted them (``"coverage"``),
+    so the deterministic action is a design the policy would sample, not SB3's ``tanh(mean)`` (``"mean"``),
+    which targets nothing when every ``p_i < 1/2``.
     """
 
     def __init__(
@@ -251,7 +252,7 @@ class TransformerActor(Actor):
         use_expln: bool = False,
         clip_mean: float = 2.0,
         normalize_images: bool = False,
-        deterministic_design: str = "top-k",
+        deterministic_design: str = "coverage",
     ):
         if use_sde:
             raise ValueError("TransformerActor does not support gSDE (use_sde=True)")
@@ -287,7 +288,8 @@ class TransformerActor(Actor):
         """
         mean, log_std, kwargs = self.get_action_dist_params(obs)
         if deterministic:
-            return deterministic_action(mean, log_std, self.action_width, self.deterministic_design)
+            counts = target_counts(obs) if self.deterministic_design == "coverage" else None  # (B, d)
+            return deterministic_action(mean, log_std, self.action_width, self.deterministic_design, counts)
         return self.action_dist.actions_from_params(mean, log_std, deterministic=False, **kwargs)
 
 
@@ -371,9 +373,10 @@ class TransformerPolicy(REDQPolicy):
     :param critic_encoder: ``"separate"`` (one encoder per critic, as in the paper) or ``"shared"``
         (one critic encoder feeding ``N`` heads; much cheaper)
     :param deterministic_design: the rule of ``predict(obs, deterministic=True)``, one of
-        :data:`~caasl_agents.redq.designs.DETERMINISTIC_DESIGNS` (default ``"top-k"``: the ``round(sum p_i)``
-        likeliest targets). Models saved before it existed load with the default; it can be changed on a
-        loaded policy (``model.policy.deterministic_design = "mean"``).
+        :data:`~caasl_agents.redq.designs.DETERMINISTIC_DESIGNS` (default ``"coverage"``: ``round(sum p_i)``
+        targets, the likeliest ones discounted by how often the history targeted them). Models saved before
+        it existed load with the default; it can be changed on a loaded policy
+        (``model.policy.deterministic_design = "top-k"``).
     """
 
     def __init__(
@@ -395,7 +398,7 @@ class TransformerPolicy(REDQPolicy):
         n_critics: int = 10,
         share_features_extractor: bool = False,
         critic_encoder: CriticEncoder = "separate",
-        deterministic_design: str = "top-k",
+        deterministic_design: str = "coverage",
     ):
         if critic_encoder not in ("separate", "shared"):
             raise ValueError(f"critic_encoder must be 'separate' or 'shared', got {critic_encoder!r}")

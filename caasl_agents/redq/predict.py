@@ -32,9 +32,9 @@ def predict_any_d(
         :class:`~caasl_agents.redq.policies.TransformerPolicy`
     :param observation: one history ``(N, d, 3)`` or a batch ``(B, N, d, 3)``
     :param deterministic: the policy's deterministic design (True; for a ``TransformerPolicy`` the rule of its
-        ``deterministic_design``, by default the ``round(sum_i p_i)`` likeliest targets with values
-        ``tanh(mean)``, :mod:`caasl_agents.redq.designs`; exactly SB3's ``predict(obs, deterministic=True)``)
-        or a sample
+        ``deterministic_design``, by default ``round(sum_i p_i)`` targets chosen by ``"coverage"``, with
+        values ``tanh(mean)``, :mod:`caasl_agents.redq.designs`; exactly SB3's
+        ``predict(obs, deterministic=True)``) or a sample
     :param rng: generator of the sample's Gaussian noise when ``deterministic=False`` (the action is
         ``tanh(mean + std * eps)`` with ``eps ~ rng.standard_normal``), so sampled designs are
         reproducible; or one generator per history of a batch (copy ``b``'s noise, ``(d·k,)``, from
