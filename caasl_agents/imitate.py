@@ -1,7 +1,12 @@
 """Clone a likelihood-based designer into a CAASL policy: ``python -m caasl_agents.imitate --env CausalLinear-v0``.
 
-1. Demonstrations: the expert (the greedy exact-posterior designer, :mod:`caasl_gym.baselines.greedy`) runs
-   on ``--demo-episodes`` training episodes; shards in ``--demo-dir`` resume after an interruption.
+1. Demonstrations: the expert runs on ``--demo-episodes`` training episodes; shards in ``--demo-dir`` resume
+   after an interruption. ``--expert greedy`` (default, linear ids with d <= 12) is the greedy exact-posterior
+   designer (:mod:`caasl_gym.baselines.greedy`), a method that sees the history only. ``--expert probe`` is
+   the privileged one-step probe (:mod:`caasl_gym.evaluation.probe`) as a *training-time teacher* on any id:
+   it scores its candidates on the episode's hidden model with the env's reward model, which the cloned
+   policy never sees; the policy learns the designs the teacher makes from the histories alone, and is
+   evaluated like every policy, on held-out episodes from observations only.
 2. Behaviour cloning of the policy's actor (:func:`caasl_agents.imitation.behaviour_clone`).
 3. Every ``--eval-every`` epochs the actor is checkpointed and scored on validation episodes (paired gain
    over Random, sampled designs and ``deterministic=True``); ``model.zip`` is the checkpoint with the best
@@ -37,6 +42,8 @@ from caasl_gym.evaluation.seeds import TRAIN, VALIDATION, check_in_family
 from caasl_gym.registration import config_for, domain_of
 
 PROG = "python -m caasl_agents.imitate"
+EXPERTS = ("greedy", "probe")
+"""Valid ``--expert`` values (see the module docstring)."""
 
 
 @dataclass
@@ -50,10 +57,14 @@ class ImitateConfig(TrainConfig):
     demo_seeds: list[int] = field(default_factory=lambda: [0])
     """start seeds of the demonstrated episode ranges (train seeds 0..999999; several ranges let
     collections made in parallel be reused)"""
+    expert: str = "greedy"
+    """the designer to clone: greedy (the greedy exact-posterior designer, linear ids, d <= 12) or probe (the
+    privileged one-step probe as a training-time teacher, any id)"""
     expert_samples: int = 32
-    """posterior SCM samples M of the greedy designer"""
+    """posterior SCM samples M of the greedy designer; noise repetitions per candidate of the probe"""
     expert_candidates: int = 24
-    """candidate designs per step of the greedy designer"""
+    """candidate designs per step of the greedy designer; uniform candidates per step of the probe (besides
+    the observational design and every single target)"""
     epochs: int = 30
     """passes over the demonstrations"""
     bc_batch_size: int = 64
@@ -74,6 +85,8 @@ class ImitateConfig(TrainConfig):
         for name in ["demo_episodes", "expert_samples", "expert_candidates", "epochs", "bc_batch_size", "eval_every"]:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.expert not in EXPERTS:
+            raise ValueError(f"unknown expert {self.expert!r}; valid choices: {', '.join(EXPERTS)}")
         starts = sorted(self.demo_seeds)
         if not starts or any(b < a + self.demo_episodes for a, b in itertools.pairwise(starts)):
             raise ValueError(
@@ -84,9 +97,12 @@ class ImitateConfig(TrainConfig):
 
 
 def expert_for(cfg: ImitateConfig):
-    """The greedy exact-posterior designer for the env's prior."""
+    """The designer of ``cfg.expert``: the greedy exact-posterior designer for the env's prior, or the probe."""
     from caasl_gym.baselines.greedy import GreedyExactDesigner
+    from caasl_gym.evaluation.probe import PrivilegedProbe
 
+    if cfg.expert == "probe":
+        return PrivilegedProbe(n_random=cfg.expert_candidates, n_noise=cfg.expert_samples)
     if domain_of(cfg.env) != "linear":
         raise ValueError(f"the greedy exact-posterior expert needs a linear id (d <= 12); {cfg.env} is not one")
     config = config_for(cfg.env, **cfg.env_kwargs)
@@ -110,8 +126,9 @@ def _demonstrate(cfg: ImitateConfig, folder: Path) -> None:
     for episodes in demo_ranges(cfg):
         check_in_family(episodes, TRAIN, "demonstration episodes (--demo-seeds, --demo-episodes)")
     for episodes in demo_ranges(cfg):
-        # observations do not depend on the reward model: the cheap network stands in for the exact one
-        kwargs = {**cfg.env_kwargs, "reward_model": "linear"}
+        # observations do not depend on the reward model: the cheap network stands in for the exact one, except
+        # for the probe, which scores its candidates with the env's own reward model
+        kwargs = dict(cfg.env_kwargs) if cfg.expert == "probe" else {**cfg.env_kwargs, "reward_model": "linear"}
         collect_demonstrations(cfg.env, expert, episodes, folder, env_kwargs=kwargs, progress=cfg.progress_bar)
 
 

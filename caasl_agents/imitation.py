@@ -52,7 +52,8 @@ def collect_demonstrations(
 
     Args:
         env_id: a registered id; its reward model is irrelevant here (observations do not depend on it).
-        expert: the design strategy to imitate.
+        expert: the design strategy to imitate; one with a ``bind(env)`` method (the privileged probe, a
+            training-time teacher) is handed each shard's vector env after its reset, as in the rollouts.
         episodes: episode seeds, all in the train family.
         folder: receives ``demos_<start>.npz`` with ``obs`` ``(S, N, d, 3)`` and ``actions`` ``(S, d, 2)``
             float32, ``S = shard_episodes * T``.
@@ -77,6 +78,9 @@ def collect_demonstrations(
         venv = gym.make_vec(env_id, num_envs=size, **(env_kwargs or {}))
         rngs = strategy_rngs(range(start, start + size))
         obs, _ = venv.reset(seed=start)
+        bind = getattr(expert, "bind", None)
+        if callable(bind):  # a privileged teacher (caasl_gym.evaluation.probe) reads the hidden models
+            bind(venv.unwrapped)
         all_obs, all_actions, done = [], [], False
         while not done:
             action = np.asarray(expert.act(obs, rngs), dtype=np.float32)

@@ -78,3 +78,23 @@ def test_cli_writes_a_selected_run(tmp_path):
     assert record["command"] == table["command"] and record["imitation"]["demo_episodes"] == 4
     with pytest.raises(ValueError, match="another expert"):
         imitate(ImitateConfig(**{**cfg.__dict__, "expert_samples": 3}))
+
+
+def test_the_privileged_probe_teaches_the_designs_it_plays_in_a_rollout(tmp_path):
+    """``--expert probe``: the demonstrations are the probe's designs on the same episodes as an evaluation
+    rollout (it is bound to each shard's hidden models), on a domain without a greedy expert."""
+    from caasl_gym.evaluation import PrivilegedProbe, rollout
+
+    kwargs = dict(num_nodes=4, n_initial=6, budget=3)
+    probe = PrivilegedProbe(n_random=3)
+    collect_demonstrations("SergioKnockout-v0", probe, range(0, 4), tmp_path, shard_episodes=2, env_kwargs=kwargs,
+                           progress=False)  # fmt: skip
+    obs, actions = load_demonstrations(tmp_path)
+    assert obs.shape == (4 * 3, 6 + 3, 4, 3) and actions.shape == (4 * 3, 4, 2)
+    shards = [rollout("SergioKnockout-v0", probe, 2, s, kwargs, record_actions=True).actions for s in (0, 2)]
+    played = np.concatenate([a.swapaxes(0, 1).reshape(-1, 4, 2) for a in shards])  # a shard is step-major
+    np.testing.assert_array_equal(actions, played)
+    with pytest.raises(ValueError, match="unknown expert 'oracle'; valid choices: greedy, probe"):
+        ImitateConfig(env="SergioKnockout-v0", expert="oracle")
+    with pytest.raises(ValueError, match="needs a linear id"):
+        imitate(ImitateConfig(env="SergioKnockout-v0", run_root=str(tmp_path), progress_bar=False))
