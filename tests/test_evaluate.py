@@ -100,3 +100,24 @@ def test_probe_is_a_labelled_reference_and_the_table_reports_each_strategys_shar
     text = (tmp_path / "summary.md").read_text()
     assert "Probe (privileged) is privileged: a reference, not a method" in text and "share of probe gain" in text
     assert (tmp_path / "probe_share.csv").exists()
+
+
+def test_random_designs_at_a_target_rate_are_nested_and_the_rate_table_pairs_them_with_random():
+    from benchmarks.targeting_rate import rate_table
+    from caasl_gym.evaluation import VALIDATION, ObservationalStrategy, RandomStrategy, evaluate
+
+    obs = np.zeros((400, 5, 10, 3), np.float32)
+    draws = {q: RandomStrategy(q).act(obs, [np.random.default_rng(i) for i in range(400)]) for q in (0.2, 0.5, 0.8)}
+    targets = {q: a[..., 0] > 0 for q, a in draws.items()}
+    assert abs(targets[0.2].mean() - 0.2) < 0.02 and abs(targets[0.8].mean() - 0.8) < 0.02
+    assert not (targets[0.2] & ~targets[0.5]).any() and not (targets[0.5] & ~targets[0.8]).any()  # nested
+    np.testing.assert_array_equal(draws[0.2][..., 1], draws[0.5][..., 1])  # the same values
+    assert RandomStrategy().name == "Random" and RandomStrategy(0.25).name == "Random(q=0.25)"
+    with pytest.raises(ValueError, match=r"target_probability must be in \[0, 1\], got 1.5"):
+        RandomStrategy(1.5)
+    kwargs = {**SMALL, "reward_model": "linear"}
+    table = rate_table("CausalLinear-v0", [0.0, 1.0], 3, VALIDATION.start, kwargs).set_index("q")
+    assert list(table.index) == [0.0, 0.5, 1.0] and np.isnan(table.loc[0.5, "gain_vs_random"])
+    observational = evaluate("CausalLinear-v0", [ObservationalStrategy()], 3, VALIDATION.start, kwargs)
+    final_score = observational[observational.t == observational.t.max()].score.mean()
+    np.testing.assert_allclose(table.loc[0.0, "score"], final_score, rtol=1e-5)  # q = 0 targets nothing

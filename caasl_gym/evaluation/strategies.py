@@ -41,13 +41,32 @@ class Strategy(Protocol):
 
 
 class RandomStrategy:
-    """Uniform over the action box: each variable is a target w.p. 1/2 with a value ~ U(-1, 1)."""
+    """Uniform over the action box: each variable is a target w.p. 1/2 with a value ~ U(-1, 1).
 
-    name = "Random"
+    Args:
+        target_probability: ``q``, each variable's probability of being a target (independently); at the
+            default 1/2 the actions are the uniform draws themselves. Otherwise the same draws ``u`` decide:
+            variable ``i`` is a target iff ``u_i0 > 1 - 2q`` (column 0 becomes ``+1`` or ``-1``), with value
+            ``u_i1``, so the rates of one episode are nested (a target at ``q`` stays one at every ``q' > q``).
+        name: label in the results (default ``Random``, or ``Random(q=...)``).
+
+    Raises:
+        ValueError: ``target_probability`` outside ``[0, 1]``.
+    """
+
+    def __init__(self, target_probability: float = 0.5, name: str | None = None) -> None:
+        q = float(target_probability)
+        if not 0.0 <= q <= 1.0:
+            raise ValueError(f"target_probability must be in [0, 1], got {target_probability}")
+        self.target_probability = q
+        self.name = name or ("Random" if q == 0.5 else f"Random(q={q:g})")
 
     def act(self, obs: np.ndarray, rngs: Sequence[np.random.Generator]) -> np.ndarray:
         d = obs.shape[2]
-        return np.stack([rng.uniform(-1.0, 1.0, size=(d, 2)) for rng in rngs]).astype(np.float32)
+        actions = np.stack([rng.uniform(-1.0, 1.0, size=(d, 2)) for rng in rngs]).astype(np.float32)
+        if self.target_probability != 0.5:
+            actions[..., 0] = np.where(actions[..., 0] > 1.0 - 2.0 * self.target_probability, 1.0, -1.0)
+        return actions
 
 
 class ObservationalStrategy:
