@@ -98,3 +98,15 @@ def test_policy_designs_benchmark_reports_deterministic_designs():
     np.testing.assert_allclose(df.targets_per_step, df.fraction_targeted * 10)
     with pytest.raises(ValueError, match="unknown mode 'mode'; valid choices: sampled, deterministic"):
         designs("SergioKnockout-v0", n_envs=2, mode="mode")
+
+
+def test_design_rules_benchmark_scores_every_rule_paired_with_random():
+    from benchmarks.design_rules import rule_table
+    from caasl_agents.evaluation import PolicyStrategy
+    from caasl_gym.evaluation import VALIDATION, evaluate
+
+    table = rule_table("SergioKnockout-v0", 2, ("coverage", "mean")).set_index("designs")
+    assert list(table.index) == ["sampled", "coverage", "mean"] and np.isfinite(table.gain_vs_random).all()
+    default = evaluate("SergioKnockout-v0", [PolicyStrategy(load_pretrained("SergioKnockout-v0"), True)], 2,
+                       VALIDATION.start)  # fmt: skip
+    np.testing.assert_allclose(table.loc["coverage", "score"], default[default.t == default.t.max()].score.mean())
