@@ -326,8 +326,12 @@ def _parse(argv: list[str] | None) -> tuple[TrainConfig, set[str]]:
     for action in parser._actions:  # show what the cpu preset changes next to each default
         if action.dest in PRESETS["cpu"] and action.help:
             action.help = action.help[:-1] + f"; cpu preset: {PRESETS['cpu'][action.dest]!r})"
-    parser.add_argument("--config", metavar="FILE", help="read options from a JSON (or YAML, with PyYAML) object "
-                        "of these fields, e.g. a sweep's best.json; options given here override the file's")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="read options from a JSON (or YAML, with PyYAML) object "
+        "of these fields, e.g. a sweep's best.json; options given here override the file's",
+    )
     given = vars(parser.parse_args(argv))
     values = load_config_file(given.pop("config")) if "config" in given else {}
     values.update(given)
