@@ -5,8 +5,9 @@ the id's prior designs in each of ``--modes`` (``sampled``: as in the official e
 the policy's deterministic design, :mod:`caasl_agents.redq.designs`); the rollout of
 :mod:`caasl_gym.evaluation` records them (the same episodes and designs as :mod:`benchmarks.evaluate`). Per
 step the table reports the mean number of targets, the fraction of variables targeted, the fraction of
-empty (observational) designs and the mean |value| of the targets (linear ids; SERGIO knockouts have no
-value). Random targets half of the variables at every step.
+empty (observational) designs, the fraction of designs with the previous step's target set, and the mean
+|value| of the targets (linear ids; SERGIO knockouts have no value). Random targets half of the variables at
+every step.
 
     python -m benchmarks.policy_designs
     python -m benchmarks.policy_designs --ids CausalLinear-v0 CausalLinear-OOD-D30-v0 --n-envs 20
@@ -38,8 +39,9 @@ MODES = ("sampled", "deterministic")
 
 
 def designs(env_id: str, n_envs: int, mode: str = "sampled") -> pd.DataFrame:
-    """One row per step t: mean targets, fraction targeted, fraction of empty designs and mean |value| of the
-    targets, for the ``mode`` (one of :data:`MODES`) designs of the shipped policy of ``env_id``'s prior."""
+    """One row per step t: mean targets, fraction targeted, fraction of empty designs, fraction of designs that
+    repeat the previous step's target set (NaN at t = 0) and mean |value| of the targets, for the ``mode``
+    (one of :data:`MODES`) designs of the shipped policy of ``env_id``'s prior."""
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; valid choices: {', '.join(MODES)}")
     policy = PolicyStrategy(load_pretrained(training_id(env_id)), deterministic=mode == "deterministic")
@@ -57,6 +59,7 @@ def designs(env_id: str, n_envs: int, mode: str = "sampled") -> pd.DataFrame:
                 "targets_per_step": float(targets[:, t].sum(1).mean()),
                 "fraction_targeted": float(targets[:, t].mean()),
                 "fraction_empty": float((~targets[:, t].any(1)).mean()),
+                "fraction_repeated": float((targets[:, t] == targets[:, t - 1]).all(1).mean()) if t else np.nan,
                 "mean_abs_value": float(values.mean()) if values.size and domain_of(env_id) == "linear" else np.nan,
             }
         )
@@ -87,7 +90,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         title="Designs of the shipped policies per step",
         notes=f"{args.n_envs} held-out test environments per id (seeds {TEST.start}+i), {described} designs of "
         "the shipped policy of the id's prior. Random targets a fraction 0.5 at every step; fraction_empty: "
-        "designs that target nothing (observational).",
+        "designs that target nothing (observational); fraction_repeated: designs with the same target set as the "
+        "step before (Random at d = 10: about 0.001).",
         command="python -m benchmarks.policy_designs " + " ".join(argv if argv is not None else sys.argv[1:]),
     )
     return df

@@ -96,6 +96,8 @@ def test_policy_designs_benchmark_reports_deterministic_designs():
     df = designs("SergioKnockout-v0", n_envs=2, mode="deterministic")
     assert (df.designs == "deterministic").all() and (df.fraction_empty < 1).all()  # tanh(mean) targeted none
     np.testing.assert_allclose(df.targets_per_step, df.fraction_targeted * 10)
+    assert np.isnan(df.fraction_repeated[0]) and df.fraction_repeated[1:].between(0, 1).all()
+    assert df.fraction_repeated[1:].mean() < 1  # coverage rotates the targets (top-k repeated its design)
     with pytest.raises(ValueError, match="unknown mode 'mode'; valid choices: sampled, deterministic"):
         designs("SergioKnockout-v0", n_envs=2, mode="mode")
 
