@@ -5,7 +5,7 @@ Every strategy runs on the same hidden causal models and the same initial observ
 :mod:`caasl_gym.evaluation.seeds`), so differences are paired. The rollout, the strategies and the
 statistics are :mod:`caasl_gym.evaluation`'s. For t = 0..T it reports the mean and 95% CI of the score
 S(h_t) (expected correct adjacency entries), the expected SHD, AUPRC and edge F1 of the reward model's
-posterior, the gain S(h_t) - S_Random(h_t) (paired) and the wall time per design.
+posterior, the gain S(h_t) - S_Random(h_t) (paired) and the wall and CPU time per design.
 
 ``--score exact`` scores the same designs with the exact posterior (:mod:`caasl_gym.reward.exact`) instead
 of the environment's default reward model, so design quality is measured independently of the model a
@@ -147,6 +147,8 @@ def final_table(summary: pd.DataFrame, shares: pd.DataFrame | None = None) -> pd
     out["gain vs Random (paired)"] = fmt("gain", 2, "+")
     out["E[SHD]"], out["AUPRC"], out["edge F1"] = fmt("expected_shd", 2), fmt("auprc", 3), fmt("edge_f1", 3)
     out["s / design"] = [f"{v:.2g}" for v in last.design_seconds]
+    if "design_cpu_seconds" in last:  # episodes recorded before CPU time was have none
+        out["CPU s / design"] = [f"{v:.2g}" for v in last.design_cpu_seconds]
     if shares is not None and len(shares):
         keyed = shares.set_index(["env_id", "strategy"])
         out["share of probe gain"] = [
@@ -257,7 +259,8 @@ def write_outputs(episodes: pd.DataFrame, out_dir: Path, command: str, score_mod
         f"{TEST.start}+i, paired across strategies), at the final step T. Score S(h_T): the expected number "
         "of correct adjacency entries (out of d²) under the "
         + (f"`{score_model}` posterior" if score_model else "environment's default reward model's posterior")
-        + "; gain: S(h_T) - S_Random(h_T) on the same episodes; s / design: the strategy's wall time per design.",
+        + "; gain: S(h_T) - S_Random(h_T) on the same episodes; s / design: the strategy's wall time per design; "
+        "CPU s / design: this process's CPU time per design (wall time grows on a loaded machine, CPU time does not).",
         "",
     ]
     if PROBE_NAME in set(episodes.strategy):

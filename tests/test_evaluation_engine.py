@@ -108,7 +108,7 @@ def test_paired_episodes_summary_and_gain():
     assert table.loc["Observational", "gain"] == pytest.approx(gain.mean())
     assert table.loc["Observational", "score"] == pytest.approx(last["Observational"].mean())
     assert np.isnan(table.loc["Random", "gain"]) and (table.t == SMALL["budget"]).all()
-    assert (table.design_seconds >= 0).all()
+    assert (table.design_seconds >= 0).all() and (table.design_cpu_seconds >= 0).all()
 
 
 def test_paired_statistics_by_hand():
@@ -167,8 +167,10 @@ def test_a_custom_strategy_plugs_in():
     targets = out.actions[..., 0] > 0  # (n, T, d)
     np.testing.assert_array_equal(targets[0], np.eye(4, dtype=bool)[: SMALL["budget"]])
     assert out.design_seconds.shape == (2, SMALL["budget"]) and (out.design_seconds >= 0).all()
+    assert out.design_cpu_seconds.shape == out.design_seconds.shape and (out.design_cpu_seconds >= 0).all()
     frame = out.frame("CausalLinear-v0")
     assert frame.design_seconds.isna().tolist() == [True, False, False, False] * 2
+    assert frame.design_cpu_seconds.isna().tolist() == frame.design_seconds.isna().tolist()
 
     class WrongShape:
         name = "WrongShape"

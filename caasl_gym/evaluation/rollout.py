@@ -10,7 +10,8 @@ batch effects).
 
 Recorded per episode and step ``t = 0..T``: the score ``S(h_t)`` (``info["score"]``), optionally the
 posterior's expected SHD, AUPRC and edge F1 (:mod:`caasl_gym.metrics` on ``edge_probabilities()``), and
-per design the strategy's wall time (its batched ``act`` call divided by the chunk's episodes).
+per design the strategy's wall time and the process's CPU time (its batched ``act`` call divided by the
+chunk's episodes; on a loaded machine the wall time grows, the CPU time does not).
 
 A strategy with a ``bind(env)`` method is handed each chunk's vector env after its reset. Only the
 **privileged** reference :class:`~caasl_gym.evaluation.probe.PrivilegedProbe` has one (it reads the hidden
@@ -47,6 +48,7 @@ class Rollout:
         seeds: ``(n,)`` reset seeds of the episodes.
         score: ``(n, T + 1)`` scores ``S(h_t)``.
         design_seconds: ``(n, T)`` wall seconds per design.
+        design_cpu_seconds: ``(n, T)`` CPU seconds of this process per design (all its threads).
         metrics: name to ``(n, T + 1)`` posterior metrics (empty unless requested).
         actions: ``(n, T, d, 2)`` float32 designs (``None`` unless requested).
     """
@@ -55,15 +57,20 @@ class Rollout:
     seeds: np.ndarray
     score: np.ndarray
     design_seconds: np.ndarray
+    design_cpu_seconds: np.ndarray
     metrics: dict[str, np.ndarray] = field(default_factory=dict)
     actions: np.ndarray | None = None
 
     def frame(self, env_id: str) -> pd.DataFrame:
         """Tidy records: one row per (episode, t) with ``env_id, strategy, episode, seed, t, score``, the
-        metrics and ``design_seconds`` (the time of the design that led to ``h_t``; NaN at ``t = 0``)."""
+        metrics, ``design_seconds`` and ``design_cpu_seconds`` (the wall and CPU time of the design that led
+        to ``h_t``; NaN at ``t = 0``)."""
         n, steps = self.score.shape
-        seconds = np.concatenate([np.full((n, 1), np.nan), self.design_seconds], axis=1)
-        columns = {"score": self.score, **self.metrics, "design_seconds": seconds}
+        def timing(per_design: np.ndarray) -> np.ndarray:
+            return np.concatenate([np.full((n, 1), np.nan), per_design], axis=1)
+
+        columns = {"score": self.score, **self.metrics, "design_seconds": timing(self.design_seconds),
+                   "design_cpu_seconds": timing(self.design_cpu_seconds)}  # fmt: skip
         return pd.DataFrame(
             {
                 "env_id": env_id,
@@ -131,7 +138,8 @@ def rollout(
 
     metrics_ = {m: np.concatenate([p.metrics[m] for p in parts]) for m in parts[0].metrics}
     actions = cat("actions") if record_actions else None
-    return Rollout(strategy.name, cat("seeds"), cat("score"), cat("design_seconds"), metrics_, actions)
+    seconds = cat("design_seconds"), cat("design_cpu_seconds")
+    return Rollout(strategy.name, cat("seeds"), cat("score"), *seconds, metrics_, actions)
 
 
 def evaluate(
@@ -158,7 +166,7 @@ def _run_chunk(venv: Any, env_id: str, strategy: Strategy, seed: int, metrics: b
     bind = getattr(strategy, "bind", None)
     if callable(bind):  # the privileged probe only (module docstring)
         bind(base)
-    steps, seconds, actions, done = [], [], [], False
+    steps, seconds, cpu_seconds, actions, done = [], [], [], [], False
     while True:
         if "score" not in info:
             raise ValueError(f"{env_id} reports no info['score']; the rollout records the score S(h_t) of each history")
@@ -169,9 +177,10 @@ def _run_chunk(venv: Any, env_id: str, strategy: Strategy, seed: int, metrics: b
         steps.append(step)
         if done:
             break
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         action = np.asarray(strategy.act(obs, rngs))
         seconds.append(np.full(size, (time.perf_counter() - start) / size))
+        cpu_seconds.append(np.full(size, (time.process_time() - cpu_start) / size))
         if action.shape != venv.action_space.shape:
             raise ValueError(
                 f"strategy {strategy.name!r} returned actions of shape {action.shape}; {env_id} needs "
@@ -186,4 +195,5 @@ def _run_chunk(venv: Any, env_id: str, strategy: Strategy, seed: int, metrics: b
     columns = {k: np.stack([step[k] for step in steps], axis=1) for k in steps[0]}  # (B, T + 1) each
     score = columns.pop("score")
     recorded = np.stack(actions, axis=1) if record_actions else None  # (B, T, d, 2)
-    return Rollout(strategy.name, np.arange(seed, seed + size), score, np.stack(seconds, axis=1), columns, recorded)
+    timings = np.stack(seconds, axis=1), np.stack(cpu_seconds, axis=1)  # (B, T) each
+    return Rollout(strategy.name, np.arange(seed, seed + size), score, *timings, columns, recorded)

@@ -40,13 +40,17 @@ def paired_difference(x: np.ndarray, reference: np.ndarray) -> tuple[float, floa
     return mean_ci95(x - reference)
 
 
+TIMING_COLUMNS = ("design_seconds", "design_cpu_seconds")
+"""Per-design wall and CPU seconds (:meth:`~caasl_gym.evaluation.rollout.Rollout.frame`), averaged, not CI'd."""
+
+
 def summarize(episodes: pd.DataFrame, reference: str = "Random") -> pd.DataFrame:
     """One row per (``env_id``, ``strategy``, ``t``) of tidy records (``Rollout.frame``).
 
     Columns: ``n``; mean and ``<m>_ci95`` of each of :data:`METRIC_COLUMNS` present; ``gain`` and
     ``gain_ci95``, the paired score difference to ``reference`` on the same episodes (NaN for the
-    reference itself or when it was not run); ``design_seconds`` (mean wall time per design, NaN at
-    ``t = 0``) when recorded.
+    reference itself or when it was not run); ``design_seconds`` and ``design_cpu_seconds`` (mean wall and
+    CPU time per design, NaN at ``t = 0``) when recorded.
     """
     present = [m for m in METRIC_COLUMNS if m in episodes]
     keys = ["env_id", "episode", "t"]
@@ -58,17 +62,19 @@ def summarize(episodes: pd.DataFrame, reference: str = "Random") -> pd.DataFrame
             row[m], row[f"{m}_ci95"] = mean_ci95(g[m].to_numpy())
         diff = (g.set_index(keys)["score"] - ref).dropna().to_numpy() if strategy != reference else []
         row["gain"], row["gain_ci95"] = mean_ci95(diff)
-        if "design_seconds" in g:
-            row["design_seconds"] = mean_ci95(g["design_seconds"].to_numpy())[0]
+        for column in TIMING_COLUMNS:
+            if column in g:
+                row[column] = mean_ci95(g[column].to_numpy())[0]
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def final(summary: pd.DataFrame) -> pd.DataFrame:
     """The rows of the final step ``T`` of :func:`summarize`'s output, one per (``env_id``, ``strategy``);
-    ``design_seconds`` becomes the mean over all designs of the episode."""
+    the timing columns become the means over all designs of the episode."""
     groups = summary.groupby(["env_id", "strategy"], sort=False)
     last = summary.loc[groups.t.idxmax()].reset_index(drop=True)
-    if "design_seconds" in summary:
-        last["design_seconds"] = groups.design_seconds.mean().to_numpy()
+    for column in TIMING_COLUMNS:
+        if column in summary:
+            last[column] = groups[column].mean().to_numpy()
     return last
