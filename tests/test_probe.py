@@ -53,13 +53,18 @@ def test_probe_plays_the_best_simulated_candidate_without_touching_the_env_gener
     rngs = strategy_rngs([TEST.start, TEST.start + 1])
     cands = np.stack([probe.candidates(r, 4) for r in rngs])
     seeds = np.array([r.integers(0, 2**63, size=1)[0] for r in rngs])
-    scores = probe.candidate_scores(cands, seeds)
+    scores = probe.candidate_scores(obs, cands, seeds)
     np.testing.assert_array_equal(action, cands[np.arange(2), scores.argmax(1)])
     assert scores.shape == (2, 9) and np.all(scores <= 16)  # at most d² correct entries
     # the same noise for every candidate: the observational candidate's rows do not depend on the others
-    np.testing.assert_array_equal(probe.candidate_scores(cands[:, :1], seeds), scores[:, :1])
-    with pytest.raises(RuntimeError, match="not the bound env's current history"):
+    np.testing.assert_array_equal(probe.candidate_scores(obs, cands[:, :1], seeds), scores[:, :1])
+    np.testing.assert_array_equal(venv.unwrapped.lookahead_scores(obs, cands, seeds), scores)  # the public hook
+    with pytest.raises(ValueError, match="history is not this env's current observation"):
         probe.act(obs + 1, rngs)
+    with pytest.raises(ValueError, match=r"lookahead actions must have shape \(2, C, 4, 2\), got \(2, 9, 3, 2\)"):
+        venv.unwrapped.lookahead_scores(obs, cands[:, :, :3], seeds)
+    with pytest.raises(ValueError, match=r"lookahead seeds must have shape \(2,\)"):
+        venv.unwrapped.lookahead_scores(obs, cands, seeds[:1])
     venv.close()
     sync = gym.make_vec("CausalLinear-v0", num_envs=2, vectorization_mode="sync", **SMALL)
     with pytest.raises(ValueError, match="needs a native caasl_gym vector env"):

@@ -18,6 +18,9 @@ from caasl_gym.envs.config import DesignConfig
 from caasl_gym.envs.domain import Domain, concat_params
 from caasl_gym.envs.scoring import resolve_reward_model, score
 
+LOOKAHEAD_CHUNK = 256
+"""Histories per reward-model call in :meth:`DesignCore.lookahead_scores` (bounds memory)."""
+
 
 def observation_space(config: DesignConfig, value_low: float, value_high: float) -> spaces.Box:
     """``Box((N, d, 3), float32)``: value, intervention indicator, row-filled flag."""
@@ -152,6 +155,49 @@ class DesignCore:
         a = as_action_array(actions, (self.batch, self.config.num_nodes, 2))
         a = np.clip(a, -1.0, 1.0)
         return a[..., 0] > 0, self.domain.intervention_values(a[..., 1])
+
+    def lookahead_scores(self, actions: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+        """PRIVILEGED: the scores of the current histories each extended by one experiment per candidate, run on
+        the hidden models; nothing of the episodes (history, generators, score) changes.
+
+        Args:
+            actions: ``(B, C, d, 2)`` candidate actions per copy (decoded as :meth:`step` decodes them).
+            seeds: ``(B,)`` integer seeds; all candidates of copy ``b`` draw their noise from
+                ``default_rng(seeds[b])`` (common random numbers).
+
+        Returns:
+            ``(B, C)`` float64 scores ``S`` (the reward model's posterior against the hidden graph).
+
+        Raises:
+            ValueError: actions or seeds of the wrong shape, or non-finite actions.
+        """
+        actions = np.asarray(actions)
+        d = self.config.num_nodes
+        if actions.ndim != 4 or actions.shape[0] != self.batch or actions.shape[2:] != (d, 2):
+            raise ValueError(f"lookahead actions must have shape ({self.batch}, C, {d}, 2), got {actions.shape}")
+        seeds = np.asarray(seeds)
+        if seeds.shape != (self.batch,):
+            raise ValueError(f"lookahead seeds must have shape ({self.batch},), got {seeds.shape}")
+        n_cand = actions.shape[1]
+        decoded = [self.parse_actions(actions[:, c]) for c in range(n_cand)]  # (B, d) each
+        design = np.stack([dv[0] for dv in decoded], axis=1).reshape(self.batch * n_cand, d)
+        values = np.stack([dv[1] for dv in decoded], axis=1).reshape(self.batch * n_cand, d)
+        per_copy = [self.per_copy[b] for b in range(self.batch) for _ in range(n_cand)]
+        rngs = [np.random.default_rng(int(seeds[b])) for b in range(self.batch) for _ in range(n_cand)]
+        n_rows = self.config.samples_per_step
+        rows = self.domain.observe(rngs, per_copy, concat_params(per_copy), design, values, n_rows)
+        past = np.repeat(self.history[:, : self.filled], n_cand, axis=0)  # (B C, f, d, 3)
+        block = np.ones((self.batch * n_cand, rows.shape[1], d, 3), dtype=past.dtype)
+        block[..., 0] = np.clip(rows, self.domain.value_low, self.domain.value_high)
+        block[..., 1] = design[:, None, :]
+        h = np.concatenate([past, block], axis=1)
+        truth = np.repeat(self.adjacency, n_cand, axis=0)  # (B C, d, d)
+        out = np.empty(self.batch * n_cand)
+        for s in range(0, len(h), LOOKAHEAD_CHUNK):
+            part, chunk = h[s : s + LOOKAHEAD_CHUNK], slice(s, s + LOOKAHEAD_CHUNK)
+            probs = np.asarray(self.model.edge_probabilities(part[..., 0], part[..., 1] > 0, None), dtype=np.float64)
+            out[chunk] = score(probs.reshape(-1, d, d), truth[chunk], self.config.reward)
+        return out.reshape(self.batch, n_cand)
 
     # ------------------------------------------------------------------ internals
     def _append(self, rows: np.ndarray, design: np.ndarray) -> None:

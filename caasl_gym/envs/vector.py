@@ -160,6 +160,25 @@ class CausalDesignVectorEnv(VectorEnv):
         """``(B,)`` scores ``S(h_t)``."""
         return self._core.score.copy()
 
+    def lookahead_scores(self, history: np.ndarray, actions: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+        """**Privileged**: ``(B, C)`` scores of the current histories each extended by one experiment per candidate
+        ``actions`` ``(B, C, d, 2)``, simulated on the hidden models with noise from ``default_rng(seeds[b])``
+        (``seeds`` ``(B,)``; the same for all candidates of a copy). For headroom references and training-time
+        teachers (:class:`~caasl_gym.evaluation.probe.PrivilegedProbe`), never for a design method; the
+        episodes (history, generators, score) are left as they are.
+
+        Args:
+            history: ``(B, N, d, 3)`` the observation the candidates extend; it must be the current one, so a
+                caller cannot score candidates against another env's episodes by mistake.
+
+        Raises:
+            ValueError: ``history`` is not the current observation, or the shapes are wrong.
+        """
+        history = np.asarray(history)
+        if history.shape != self._core.history.shape or not np.array_equal(history, self._core.history):
+            raise ValueError("history is not this env's current observation (score candidates of the env you step)")
+        return self._core.lookahead_scores(actions, seeds)
+
     def _reset_all(self) -> tuple[np.ndarray, dict[str, Any]]:
         self._core.reset(self._rngs)
         self._needs_reset, self._started = False, True

@@ -30,13 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from caasl_gym.envs.domain import concat_params
-from caasl_gym.envs.scoring import score
-
 PROBE_NAME = "Probe (privileged)"
 """The probe's label in every result."""
-SCORE_CHUNK = 256
-"""Histories per reward-model call when the probe scores its candidates (bounds memory)."""
 
 
 class PrivilegedProbe:
@@ -73,21 +68,20 @@ class PrivilegedProbe:
         self.observational = bool(observational)
         self.n_noise = int(n_noise)
         self.name = name
-        self._core: Any = None
+        self._env: Any = None
 
     def bind(self, env: Any) -> None:
-        """Read the hidden models of ``env``, a native ``caasl_gym`` vector env (the rollout calls this).
+        """Use ``env``'s privileged lookahead (a native ``caasl_gym`` vector env; the rollout calls this).
 
         Raises:
-            ValueError: an env without the batched design core (e.g. Gymnasium's ``SyncVectorEnv``).
+            ValueError: an env without ``lookahead_scores`` (e.g. Gymnasium's ``SyncVectorEnv``).
         """
-        core = getattr(env, "_core", None)
-        if core is None or not all(hasattr(core, a) for a in ("domain", "per_copy", "model", "history")):
+        if not callable(getattr(env, "lookahead_scores", None)):
             raise ValueError(
-                f"{self.name} needs a native caasl_gym vector env (gym.make_vec of a caasl_gym id) to read its "
-                f"hidden models; got {type(env).__name__}"
+                f"{self.name} needs a native caasl_gym vector env (gym.make_vec of a caasl_gym id) to simulate on "
+                f"its hidden models; got {type(env).__name__}"
             )
-        self._core = core
+        self._env = env
 
     def candidates(self, rng: np.random.Generator, d: int) -> np.ndarray:
         """``(C, d, 2)`` float32 candidate actions of one copy: observational, single targets, ``n_random``
@@ -110,45 +104,24 @@ class PrivilegedProbe:
         """The best candidate ``(B, d, 2)`` per copy for the histories ``obs`` ``(B, N, d, 3)`` of the bound env.
 
         Raises:
-            RuntimeError: not bound, or ``obs`` is not the bound env's current history.
+            RuntimeError: not bound.
+            ValueError: ``obs`` is not the bound env's current history.
         """
-        core = self._core
-        if core is None:
+        if self._env is None:
             raise RuntimeError(f"{self.name} is not bound to an env: run it through caasl_gym.evaluation.rollout")
         obs = np.asarray(obs)
-        if obs.shape != core.history.shape or not np.array_equal(obs, core.history):
-            raise RuntimeError(f"{self.name}: obs is not the bound env's current history (bind the env it acts on)")
         batch, d = obs.shape[0], obs.shape[2]
         cands = np.stack([self.candidates(rng, d) for rng in rngs])  # (B, C, d, 2)
         seeds = np.stack([rng.integers(0, 2**63, size=self.n_noise) for rng in rngs])  # (B, R)
         values = np.zeros(cands.shape[:2])  # (B, C)
         for r in range(self.n_noise):
-            values += self.candidate_scores(cands, seeds[:, r])
+            values += self.candidate_scores(obs, cands, seeds[:, r])
         best = values.argmax(axis=1)  # ties: the first candidate
         return cands[np.arange(batch), best]
 
-    def candidate_scores(self, cands: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-        """Scores ``(B, C)`` of the bound env's histories each extended by one experiment ``cands`` ``(B, C, d, 2)``
-        simulated on the hidden model; copy ``b``'s candidates all draw their noise from ``default_rng(seeds[b])``."""
-        core = self._core
-        batch, n_cand, d, _ = cands.shape
-        decoded = [core.parse_actions(cands[:, c]) for c in range(n_cand)]  # the env's own decoding, (B, d) each
-        design = np.stack([dv[0] for dv in decoded], axis=1).reshape(batch * n_cand, d)
-        values = np.stack([dv[1] for dv in decoded], axis=1).reshape(batch * n_cand, d)
-        per_copy = [core.per_copy[b] for b in range(batch) for _ in range(n_cand)]
-        rngs = [np.random.default_rng(int(seeds[b])) for b in range(batch) for _ in range(n_cand)]
-        n_rows = core.config.samples_per_step
-        rows = core.domain.observe(rngs, per_copy, concat_params(per_copy), design, values, n_rows)
-        low, high = core.domain.value_low, core.domain.value_high
-        past = np.repeat(core.history[:, : core.filled], n_cand, axis=0)  # (B C, f, d, 3)
-        block = np.ones((batch * n_cand, rows.shape[1], d, 3), dtype=past.dtype)
-        block[..., 0] = np.clip(rows, low, high)
-        block[..., 1] = design[:, None, :]
-        h = np.concatenate([past, block], axis=1)
-        truth = np.repeat(core.adjacency, n_cand, axis=0)  # (B C, d, d)
-        out = np.empty(batch * n_cand)
-        for s in range(0, len(h), SCORE_CHUNK):
-            part = h[s : s + SCORE_CHUNK]
-            probs = np.asarray(core.model.edge_probabilities(part[..., 0], part[..., 1] > 0, None), dtype=np.float64)
-            out[s : s + SCORE_CHUNK] = score(probs.reshape(-1, d, d), truth[s : s + SCORE_CHUNK], core.config.reward)
-        return out.reshape(batch, n_cand)
+    def candidate_scores(self, obs: np.ndarray, cands: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+        """Scores ``(B, C)`` of the bound env's histories ``obs`` each extended by one experiment ``cands``
+        ``(B, C, d, 2)`` simulated on the hidden model; copy ``b``'s candidates draw their noise from
+        ``default_rng(seeds[b])`` (the env's ``lookahead_scores``, which raises ``ValueError`` when ``obs`` is
+        not its current history)."""
+        return self._env.lookahead_scores(obs, cands, seeds)

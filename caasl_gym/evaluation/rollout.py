@@ -66,6 +66,7 @@ class Rollout:
         metrics, ``design_seconds`` and ``design_cpu_seconds`` (the wall and CPU time of the design that led
         to ``h_t``; NaN at ``t = 0``)."""
         n, steps = self.score.shape
+
         def timing(per_design: np.ndarray) -> np.ndarray:
             return np.concatenate([np.full((n, 1), np.nan), per_design], axis=1)
 
