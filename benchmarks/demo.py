@@ -1,11 +1,11 @@
 """The README's main job (``make demo``): compare design strategies on held-out environments.
 
 Loads the shipped design policies where they exist (``caasl_agents.load_pretrained``), then evaluates
-CAASL against Random and Observational designs on a modest number of held-out ``CausalLinear-v0`` and
-``SergioKnockout-v0`` environments, prints the final-step table and writes
-``<out>/{summary.md, summary.csv, episodes.csv, scores.png}``: by default ``runs/demo/`` (git-ignored), so
-a demo never rewrites the committed reference ``benchmarks/results/demo/``, which the same command with
-``--out benchmarks/results/demo`` regenerates.
+CAASL (sampled designs, as in the official evaluation, and the policy's deterministic designs) against Random
+and Observational designs on held-out ``CausalLinear-v0`` and ``SergioKnockout-v0`` environments, prints the
+final-step table and writes ``<out>/{summary.md, summary.csv, episodes.csv, scores.png}``: by default
+``runs/demo/`` (git-ignored), so a demo never rewrites the committed reference ``benchmarks/results/demo/``,
+which the same command with ``--out benchmarks/results/demo`` regenerates.
 
 Run: ``python -m benchmarks.demo [--n-envs 30] [--out runs/demo]``
 """
@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     start = time.perf_counter()
     frames = []
     for env_id in DEMO_IDS:
-        names = ["CAASL"] * (env_id in available_pretrained()) + ["Random", "Observational"]
+        shipped = ["CAASL", "CAASL-deterministic"] if env_id in available_pretrained() else []
+        names = [*shipped, "Random", "Observational"]
         frames.append(run([env_id], names, args.n_envs))
     episodes = pd.concat(frames, ignore_index=True)
     command = f"python -m benchmarks.demo --n-envs {args.n_envs}"

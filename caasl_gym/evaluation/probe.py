@@ -16,7 +16,8 @@ the same exogenous noise; the step the env then runs draws new noise from the en
 probe never sees the outcome of its own experiment in advance.
 
 It needs the environment, which :func:`~caasl_gym.evaluation.rollout.rollout` hands to any strategy with a
-``bind(env)`` method after each reset (a native ``caasl_gym`` vector env)::
+``bind(env)`` method after each reset: a native ``caasl_gym`` vector env, whose documented privileged
+``lookahead_scores`` does the simulating and scoring::
 
     from caasl_gym.evaluation import TEST, PrivilegedProbe, RandomStrategy, evaluate
 
