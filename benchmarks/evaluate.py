@@ -43,6 +43,7 @@ from caasl_gym.evaluation import (
     ObservationalStrategy,
     PrivilegedProbe,
     RandomStrategy,
+    RoundRobinStrategy,
     Strategy,
     evaluate,
     final,
@@ -168,7 +169,7 @@ def make_strategies(
 ) -> list[Strategy]:
     """Strategies by name:
 
-    * ``Random``, ``Observational``;
+    * ``Random``, ``Observational``, ``RoundRobin`` (one target per step, in turn);
     * ``Probe``: the **privileged** reference :class:`~caasl_gym.evaluation.probe.PrivilegedProbe` (observational,
       every single target unless not ``probe_singles``, and ``probe_random`` uniform candidates per step, scored on
       the hidden model);
@@ -187,6 +188,8 @@ def make_strategies(
             out.append(RandomStrategy())
         elif base == "Observational":
             out.append(ObservationalStrategy())
+        elif base == "RoundRobin":
+            out.append(RoundRobinStrategy())
         elif base == "Probe":
             out.append(PrivilegedProbe(n_random=probe_random, single_targets=probe_singles))
         elif base in ("CAASL", "CAASL-deterministic"):
@@ -203,7 +206,8 @@ def make_strategies(
                 raise ValueError(f"{base} needs an environment id (it is built for the id's prior)")
             out.append(BASELINES[base](config_for(env_id, **(env_kwargs or {}))))
         else:
-            names_ = ["Random", "Observational", "CAASL", "CAASL-deterministic", "CAASL:<path>", "Probe", *BASELINES]
+            names_ = ["Random", "Observational", "RoundRobin", "CAASL", "CAASL-deterministic", "CAASL:<path>", "Probe"]
+            names_ += list(BASELINES)
             valid = ", ".join(names_)
             raise ValueError(f"unknown strategy {name!r}; valid: {valid}")
     return out

@@ -37,7 +37,7 @@ def test_caasl_strategy_from_a_saved_policy_is_paired_and_reproducible(tmp_path,
     assert not np.allclose(caasl.score, mean[mean.strategy == "CAASL"].score)
     t0 = sampled[sampled.t == 0].pivot(index="episode", columns="strategy", values="score")
     np.testing.assert_allclose(t0["CAASL"], t0["Random"])
-    with pytest.raises(ValueError, match="unknown strategy 'Oracle'; valid: Random, Observational, CAASL"):
+    with pytest.raises(ValueError, match="unknown strategy 'Oracle'; valid: Random, Observational, RoundRobin, CAASL"):
         make_strategies(["Oracle"])
     with pytest.raises(ValueError, match="Greedy needs an environment id"):
         make_strategies(["Greedy"])

@@ -205,3 +205,14 @@ def test_score_model_rescores_the_same_designs():
     columns = ["score", "expected_shd", "auprc", "edge_f1"]
     pd.testing.assert_frame_equal(rescored[columns], exact[columns])
     assert not np.allclose(rescored.score, default.score)
+
+
+def test_round_robin_targets_each_variable_in_turn_at_any_samples_per_step():
+    from caasl_gym.evaluation import RoundRobinStrategy
+
+    for kwargs in (SMALL, {**SMALL, "samples_per_step": 2, "budget": 6}):
+        out = rollout("CausalLinear-v0", RoundRobinStrategy(), 2, VALIDATION.start, kwargs, record_actions=True)
+        targets = out.actions[..., 0] > 0  # (n, T, d)
+        assert (targets.sum(-1) == 1).all()
+        np.testing.assert_array_equal(targets[:, :, :].argmax(-1), [np.arange(kwargs["budget"]) % 4] * 2)
+    assert np.abs(out.actions[..., 1]).max() <= 1.0

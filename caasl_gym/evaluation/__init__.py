@@ -27,7 +27,7 @@ from caasl_gym.evaluation.seeds import (
     strategy_rngs,
 )
 from caasl_gym.evaluation.stats import final, mean_ci95, paired_difference, summarize
-from caasl_gym.evaluation.strategies import ObservationalStrategy, RandomStrategy, Strategy
+from caasl_gym.evaluation.strategies import ObservationalStrategy, RandomStrategy, RoundRobinStrategy, Strategy
 
 __all__ = [
     "DEFAULT_CHUNK",
@@ -42,6 +42,7 @@ __all__ = [
     "PrivilegedProbe",
     "RandomStrategy",
     "Rollout",
+    "RoundRobinStrategy",
     "SeedFamily",
     "Strategy",
     "check_in_family",

@@ -69,6 +69,22 @@ class RandomStrategy:
         return actions
 
 
+class RoundRobinStrategy:
+    """One target per step, in turn: the variable targeted in the fewest rows of the history so far (ties to the
+    lower index), with a value ~ U(-1, 1) from the episode's generator. With no targets in the initial rows this
+    visits variables ``0, 1, ..., d - 1, 0, ...`` (the round-robin single knockouts of the paper's baselines)."""
+
+    name = "RoundRobin"
+
+    def act(self, obs: np.ndarray, rngs: Sequence[np.random.Generator]) -> np.ndarray:
+        counts = (obs[..., 1] * obs[..., 2]).sum(axis=1)  # (B, d) rows that targeted each variable
+        chosen = counts.argmin(axis=1)  # (B,) the first of the least targeted
+        actions = -np.ones((*counts.shape, 2), dtype=np.float32)
+        actions[np.arange(len(chosen)), chosen, 0] = 1.0
+        actions[..., 1] = np.stack([rng.uniform(-1.0, 1.0, size=counts.shape[1]) for rng in rngs])
+        return actions
+
+
 class ObservationalStrategy:
     """No intervention: every step draws wild-type / observational samples."""
 
