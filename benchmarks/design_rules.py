@@ -15,6 +15,7 @@ Outputs: ``benchmarks/results/design_rules.{csv,md}`` (or ``<out>.{csv,md}`` wit
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 
 import pandas as pd
@@ -32,9 +33,10 @@ DEFAULT_IDS = ("CausalLinear-v0", "SergioKnockout-v0")
 
 def rule_table(env_id: str, n_envs: int, rules: tuple[str, ...] = DETERMINISTIC_DESIGNS) -> pd.DataFrame:
     """One row per design mode (``sampled`` and each rule): final score and paired gain over Random."""
-    strategies = [PolicyStrategy(load_pretrained(training_id(env_id)), deterministic=False, name="sampled")]
-    for rule in rules:
-        model = load_pretrained(training_id(env_id))
+    shipped = load_pretrained(training_id(env_id))
+    strategies = [PolicyStrategy(shipped, deterministic=False, name="sampled")]
+    for rule in rules:  # the rule is a policy attribute: one copy of the loaded policy per rule
+        model = copy.deepcopy(shipped)
         model.policy.deterministic_design = rule
         strategies.append(PolicyStrategy(model, deterministic=True, name=rule))
     rows = final(summarize(evaluate(env_id, [*strategies, RandomStrategy()], n_envs, VALIDATION.start)))

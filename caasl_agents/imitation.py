@@ -23,6 +23,7 @@ import gymnasium as gym
 import numpy as np
 import torch as th
 
+from caasl_gym.evaluation.rollout import bind_env
 from caasl_gym.evaluation.seeds import TRAIN, check_in_family, strategy_rngs
 from caasl_gym.evaluation.strategies import Strategy
 
@@ -78,9 +79,7 @@ def collect_demonstrations(
         venv = gym.make_vec(env_id, num_envs=size, **(env_kwargs or {}))
         rngs = strategy_rngs(range(start, start + size))
         obs, _ = venv.reset(seed=start)
-        bind = getattr(expert, "bind", None)
-        if callable(bind):  # a privileged teacher (caasl_gym.evaluation.probe) reads the hidden models
-            bind(venv.unwrapped)
+        bind_env(expert, venv.unwrapped)  # a privileged teacher (caasl_gym.evaluation.probe) reads the hidden models
         all_obs, all_actions, done = [], [], False
         while not done:
             action = np.asarray(expert.act(obs, rngs), dtype=np.float32)

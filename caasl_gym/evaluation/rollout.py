@@ -157,6 +157,14 @@ def evaluate(
     return pd.concat(frames, ignore_index=True)
 
 
+def bind_env(strategy: Strategy, env: Any) -> None:
+    """Hand ``env`` (a vector env just reset) to ``strategy`` if it has a ``bind(env)`` method: only the privileged
+    probe has one (the module docstring); strategies proper see the observations alone."""
+    bind = getattr(strategy, "bind", None)
+    if callable(bind):
+        bind(env)
+
+
 def _run_chunk(venv: Any, env_id: str, strategy: Strategy, seed: int, metrics: bool, record_actions: bool) -> Rollout:
     """One episode per copy of ``venv``, reset with ``seed`` (see :func:`rollout`)."""
     size, base = venv.num_envs, venv.unwrapped
@@ -164,9 +172,7 @@ def _run_chunk(venv: Any, env_id: str, strategy: Strategy, seed: int, metrics: b
         raise ValueError(f"metrics=True needs an env with edge_probabilities() and true_adjacency; {env_id} has none")
     rngs = strategy_rngs(range(seed, seed + size))
     obs, info = venv.reset(seed=seed)
-    bind = getattr(strategy, "bind", None)
-    if callable(bind):  # the privileged probe only (module docstring)
-        bind(base)
+    bind_env(strategy, base)
     steps, seconds, cpu_seconds, actions, done = [], [], [], [], False
     while True:
         if "score" not in info:
