@@ -16,6 +16,7 @@ Outputs: ``benchmarks/results/targeting_rate.{csv,md}`` (or ``<out>.{csv,md}`` w
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 import pandas as pd
@@ -49,19 +50,25 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument("--rates", nargs="+", type=float, default=list(DEFAULT_RATES), help="target probabilities q")
     p.add_argument("--n-envs", type=int, default=100)
     p.add_argument("--test-seeds", action="store_true", help="the test seeds instead of the validation seeds")
+    p.add_argument("--env-kwargs", type=json.loads, default=None, help="JSON dict passed to gym.make (e.g. num_nodes)")
     p.add_argument("--out", default="targeting_rate", help="results name under benchmarks/results/")
     args = p.parse_args(argv)
     if any(not 0.0 <= q <= 1.0 for q in args.rates):
         p.error(f"--rates must be in [0, 1], got {args.rates}")
     seed_base = TEST.start if args.test_seeds else VALIDATION.start
-    df = pd.concat([rate_table(i, args.rates, args.n_envs, seed_base) for i in args.ids], ignore_index=True)
+    if args.env_kwargs is not None and not isinstance(args.env_kwargs, dict):
+        p.error(f"--env-kwargs must be a JSON object, got {args.env_kwargs!r}")
+    kwargs = args.env_kwargs or {}
+    df = pd.concat([rate_table(i, args.rates, args.n_envs, seed_base, kwargs) for i in args.ids], ignore_index=True)
+    if kwargs:
+        df.insert(1, "env_kwargs", json.dumps(kwargs, sort_keys=True))
     print(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     family = "test" if args.test_seeds else "validation"
     write_results(
         args.out,
         df,
         title="Random designs by target probability q",
-        notes=f"{args.n_envs} held-out {family} environments per id (seeds {seed_base}+i), the id's default reward "
+        notes=f"{args.n_envs} held-out {family} environments per id (seeds {seed_base}+i), env kwargs {kwargs}, the id's default reward "
         "model. Each variable is a target with probability q, values ~ U(-1, 1); gain: S(h_T) - S_Random(h_T) "
         "on the same episodes (paired 95% CI), Random being q = 0.5.",
         command="python -m benchmarks.targeting_rate " + " ".join(argv if argv is not None else sys.argv[1:]),
