@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         args.out,
         df,
         title="Random designs by target probability q",
-        notes=f"{args.n_envs} held-out {family} environments per id (seeds {seed_base}+i), env kwargs {kwargs}, the id's default reward "
+        notes=f"{args.n_envs} held-out {family} environments per id (seeds {seed_base}+i), env kwargs {kwargs}, "
+        "the id's default reward "
         "model. Each variable is a target with probability q, values ~ U(-1, 1); gain: S(h_T) - S_Random(h_T) "
         "on the same episodes (paired 95% CI), Random being q = 0.5.",
         command="python -m benchmarks.targeting_rate " + " ".join(argv if argv is not None else sys.argv[1:]),

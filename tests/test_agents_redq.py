@@ -275,6 +275,51 @@ def test_sb3_predict_and_predict_any_d_give_the_design_at_any_d(monkeypatch):
     np.testing.assert_allclose(predict_any_d(model, obs), action, atol=1e-6)
 
 
+def test_rescale_target_rate_sets_the_expected_number_of_targets_and_keeps_the_order():
+    from caasl_agents.redq.designs import rescale_target_rate, target_probabilities
+
+    mean, log_std = hand_built([[-0.5, 0.3, -1.0, -0.2, -0.8], [-3.0] * 5, [2.0, 1.0, 0.0, -1.0, -2.0]])
+    log_std = log_std + th.tensor([[0.0], [0.5], [-0.3]]).repeat_interleave(10, dim=1)  # std differs per row
+    for rate in (0.1, 0.5, 0.9):
+        shifted = rescale_target_rate(mean, log_std, 2, rate)
+        p, before = target_probabilities(shifted, log_std, 2), target_probabilities(mean, log_std, 2)
+        np.testing.assert_allclose(p.sum(dim=1), rate * 5, atol=1e-4)
+        np.testing.assert_array_equal(th.argsort(p, dim=1, stable=True), th.argsort(before, dim=1, stable=True))
+        np.testing.assert_array_equal(shifted.reshape(3, 5, 2)[..., 1], mean.reshape(3, 5, 2)[..., 1])  # values
+    with pytest.raises(ValueError, match=r"target rate must be in \(0, 1\), got 1.0"):
+        rescale_target_rate(mean, log_std, 2, 1.0)
+
+
+@th.no_grad()
+def test_zero_shot_rate_applies_at_an_unseen_d_only_and_is_saved_with_the_model(tmp_path):
+    from caasl_agents.redq.designs import target_probabilities
+
+    model = make_model()  # trained at d = 3; default zero_shot_rate 1/2
+    assert model.policy.zero_shot_rate == 0.5 and model.actor.train_num_nodes == 3
+    own = make_model(policy_kwargs=dict(zero_shot_rate=None))
+    own.policy.load_state_dict(model.policy.state_dict())
+    obs = th.as_tensor(model.env.reset())
+    np.testing.assert_array_equal(model.actor.get_action_dist_params(obs)[0], own.actor.get_action_dist_params(obs)[0])
+    big = th.zeros(2, 9, 12, 3)
+    big[:, :4] = th.as_tensor(np.random.default_rng(0).normal(size=(2, 4, 12, 3)), dtype=th.float32)
+    big[:, :4, :, 2] = 1.0
+    mean, log_std, _ = model.actor.get_action_dist_params(big)
+    np.testing.assert_allclose(target_probabilities(mean, log_std, 2).sum(dim=1), 6.0, atol=1e-4)
+    own_mean, own_log_std, _ = own.actor.get_action_dist_params(big)
+    assert not th.allclose(target_probabilities(own_mean, own_log_std, 2).sum(dim=1), th.tensor(6.0))
+    model.policy.zero_shot_rate = 0.25  # settable, and saved
+    model.save(tmp_path / "quarter.zip")
+    loaded = REDQ.load(tmp_path / "quarter.zip", device="cpu")
+    assert loaded.policy.zero_shot_rate == loaded.actor.zero_shot_rate == 0.25
+    mean, log_std, _ = loaded.actor.get_action_dist_params(big)
+    np.testing.assert_allclose(target_probabilities(mean, log_std, 2).sum(dim=1), 3.0, atol=1e-4)
+    for bad in (0.0, 1.0, -0.5, "half"):
+        with pytest.raises(ValueError, match=r"zero_shot_rate must be None .* or in \(0, 1\)"):
+            model.policy.zero_shot_rate = bad
+    with pytest.raises(ValueError, match="zero_shot_rate must be None"):
+        make_model(policy_kwargs=dict(zero_shot_rate=2))
+
+
 def test_deterministic_design_is_a_policy_attribute_saved_with_the_model(tmp_path):
     model = make_model(policy_kwargs=dict(deterministic_design="mean"))
     assert model.policy.deterministic_design == model.actor.deterministic_design == "mean"
@@ -283,8 +328,10 @@ def test_deterministic_design_is_a_policy_attribute_saved_with_the_model(tmp_pat
     np.testing.assert_allclose(predict_any_d(model, obs), np.tanh(mean.detach().numpy()).reshape(obs.shape[0], 3, 2))
     model.save(tmp_path / "mean.zip")
     assert REDQ.load(tmp_path / "mean.zip", device="cpu").policy.deterministic_design == "mean"
-    model.policy.deterministic_design = "top-k-nonempty"  # settable on a loaded policy
+    model.policy.deterministic_design = "top-k-nonempty"  # settable on a loaded policy, and saved as set
     assert model.actor.deterministic_design == "top-k-nonempty"
+    model.save(tmp_path / "nonempty.zip")
+    assert REDQ.load(tmp_path / "nonempty.zip", device="cpu").actor.deterministic_design == "top-k-nonempty"
     with pytest.raises(ValueError, match="valid choices: coverage, top-k, top-k-nonempty, mean"):
         model.policy.deterministic_design = "median"
     assert make_model().policy.deterministic_design == "coverage"  # the default (and that of zips saved before)

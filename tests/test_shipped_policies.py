@@ -112,3 +112,23 @@ def test_design_rules_benchmark_scores_every_rule_paired_with_random():
     default = evaluate("SergioKnockout-v0", [PolicyStrategy(load_pretrained("SergioKnockout-v0"), True)], 2,
                        VALIDATION.start)  # fmt: skip
     np.testing.assert_allclose(table.loc["coverage", "score"], default[default.t == default.t.max()].score.mean())
+
+
+def test_zero_shot_rate_benchmark_pairs_each_rate_with_random_at_an_unseen_d():
+    from benchmarks.zero_shot_rate import main, parse_rate, rate_table
+    from caasl_agents.evaluation import PolicyStrategy
+    from caasl_gym.evaluation import VALIDATION, evaluate
+
+    kwargs = {"num_nodes": 6}  # the SERGIO policy was trained at d = 10
+    table = rate_table("SergioKnockout-v0", [None, 0.5], 2, kwargs)
+    assert list(zip(table.zero_shot_rate, table.designs)) == [
+        ("own", "sampled"), ("own", "deterministic"), ("0.5", "sampled"), ("0.5", "deterministic")
+    ]  # fmt: skip
+    model = load_pretrained("SergioKnockout-v0")
+    model.policy.zero_shot_rate = None
+    own = evaluate("SergioKnockout-v0", [PolicyStrategy(model, True)], 2, VALIDATION.start, kwargs)
+    np.testing.assert_allclose(table.score[1], own[own.t == own.t.max()].score.mean())
+    assert table.score[1] != table.score[3]  # the rescaled rate designs differently at d = 6
+    assert parse_rate("own") is None and parse_rate("0.7") == 0.7
+    with pytest.raises(SystemExit):
+        main(["--rates", "1.5"])

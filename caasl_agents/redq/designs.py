@@ -27,6 +27,14 @@ The action encodes the design exactly as the environments decode it (target iff 
 ``+1`` for a target and ``-1`` otherwise; the other columns (the intervention values) are ``tanh(mean)``.
 Everything is batched over ``B`` and works at any ``d``. Zips saved before ``"coverage"`` existed load with
 the default rule; ``model.policy.deterministic_design = "top-k"`` restores the earlier one.
+
+**At a number of variables the policy never saw** (zero-shot to another ``d``), how many targets pay is
+something it cannot know: on SergioKnockout the best random target rate is 0.2 at ``d = 10`` but 0.7 at
+``d = 20`` and 30 (``benchmarks/results/targeting_rate.md``), so a policy that carries its training rate over
+loses to Random there. :func:`rescale_target_rate` keeps the policy's preferences (the order of its ``p_i``)
+and sets their sum to ``rate * d``: with ``rate = 1/2``, the uninformed rate of Random, the policy then
+differs from Random only in *which* variables it targets. The actor applies it whenever ``d`` differs from
+its training ``d`` (``zero_shot_rate``), before sampling and before the deterministic rule alike.
 """
 
 from __future__ import annotations
@@ -60,6 +68,40 @@ def target_probabilities(mean: th.Tensor, log_std: th.Tensor, width: int) -> th.
     m = mean.reshape(mean.shape[0], -1, width)[..., 0]
     s = log_std.reshape(log_std.shape[0], -1, width)[..., 0].exp()
     return 0.5 * th.erfc(-m / (s * math.sqrt(2.0)))
+
+
+def rescale_target_rate(mean: th.Tensor, log_std: th.Tensor, width: int, rate: float) -> th.Tensor:
+    """Shift the target means so that each history's target probabilities sum to ``rate * d``.
+
+    Every target mean ``m_i0`` becomes ``m_i0 + delta * std_i0``, one ``delta`` per history, so
+    ``p_i = Phi(m_i0 / std_i0 + delta)``: the order of the ``p_i`` (the policy's preferences) is kept and their
+    sum, the expected number of targets, becomes ``rate * d`` (``delta`` by bisection, to about ``1e-6``).
+
+    Args:
+        mean: ``(B, d·k)`` Gaussian means before the tanh (row-major ``(B, d, k)``).
+        log_std: ``(B, d·k)`` their log standard deviations.
+        width: ``k`` (column 0 decides the targets).
+        rate: the target rate, in ``(0, 1)``.
+
+    Returns:
+        ``(B, d·k)`` means; only column 0 of each variable's row differs from ``mean``.
+    """
+    if not 0.0 < rate < 1.0:
+        raise ValueError(f"target rate must be in (0, 1), got {rate}")
+    batch = mean.shape[0]
+    rows = mean.reshape(batch, -1, width)
+    std0 = log_std.reshape(batch, -1, width)[..., 0].exp()
+    z = rows[..., 0] / std0  # (B, d)
+    goal = rate * z.shape[1]
+    low = th.full((batch, 1), -40.0, dtype=z.dtype, device=z.device)
+    high = th.full_like(low, 40.0)
+    for _ in range(40):  # sum_i Phi(z_i + delta) increases in delta; the bracket halves 40 times
+        mid = 0.5 * (low + high)
+        below = (0.5 * th.erfc(-(z + mid) / math.sqrt(2.0))).sum(dim=1, keepdim=True) < goal
+        low, high = th.where(below, mid, low), th.where(below, high, mid)
+    delta = 0.5 * (low + high)  # (B, 1)
+    column0 = rows[..., 0] + delta * std0
+    return th.cat([column0.unsqueeze(-1), rows[..., 1:]], dim=-1).reshape(batch, -1)
 
 
 def target_counts(obs: th.Tensor) -> th.Tensor:

@@ -27,9 +27,25 @@ from stable_baselines3.sac.policies import LOG_STD_MAX, LOG_STD_MIN, Actor, SACP
 from torch import nn
 
 from caasl_agents.common.torch_layers import AlternatingAttentionEncoder, EnsembleMLP, TransformerExtractor
-from caasl_agents.redq.designs import check_deterministic_design, deterministic_action, target_counts
+from caasl_agents.redq.designs import (
+    check_deterministic_design,
+    deterministic_action,
+    rescale_target_rate,
+    target_counts,
+)
 
 CriticEncoder = Literal["separate", "shared"]
+ZERO_SHOT_RATE = 0.5
+"""Default target rate of a :class:`TransformerActor` at a ``d`` it was not trained on (Random's rate)."""
+
+
+def check_zero_shot_rate(rate: float | None) -> float | None:
+    """Return ``rate`` if it is ``None`` or in ``(0, 1)``, else raise ``ValueError``."""
+    if rate is not None and not (isinstance(rate, (int, float)) and 0.0 < rate < 1.0):
+        raise ValueError(f"zero_shot_rate must be None (keep the policy's own rate) or in (0, 1), got {rate!r}")
+    return None if rate is None else float(rate)
+
+
 TRANSFORMER_LOG_STD_INIT = math.log(math.sqrt(1.0 / 3.0))
 """Initial log std of the per-variable heads: std sqrt(1/3), as in the official CAASL code."""
 
@@ -236,6 +252,11 @@ class TransformerActor(Actor):
     targets, the likeliest ones discounted by how often the history already targeted them (``"coverage"``),
     so the deterministic action is a design the policy would sample, not SB3's ``tanh(mean)`` (``"mean"``),
     which targets nothing when every ``p_i < 1/2``.
+
+    ``zero_shot_rate`` is the target rate at a number of variables ``d`` other than the training one (the
+    observation space's): the target probabilities are rescaled to sum to ``zero_shot_rate * d``, keeping
+    their order (:func:`~caasl_agents.redq.designs.rescale_target_rate`), for sampled and deterministic designs
+    alike; ``None`` keeps the policy's own rate. At the training ``d`` nothing changes.
     """
 
     def __init__(
@@ -253,6 +274,7 @@ class TransformerActor(Actor):
         clip_mean: float = 2.0,
         normalize_images: bool = False,
         deterministic_design: str = "coverage",
+        zero_shot_rate: float | None = ZERO_SHOT_RATE,
     ):
         if use_sde:
             raise ValueError("TransformerActor does not support gSDE (use_sde=True)")
@@ -268,16 +290,21 @@ class TransformerActor(Actor):
         nn.init.constant_(self.log_std.bias, log_std_init)
         self.action_width = width
         self.deterministic_design = check_deterministic_design(deterministic_design)
+        self.zero_shot_rate = check_zero_shot_rate(zero_shot_rate)
+        self.train_num_nodes = int(observation_space.shape[-2])  # type: ignore[index]
 
     def get_action_dist_params(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor, dict[str, th.Tensor]]:
         """
         :param obs: ``(B, N, d, 3)`` at any ``N`` and ``d``
-        :return: mean and log std, each ``(B, d·k)``, and no extra kwargs
+        :return: mean and log std, each ``(B, d·k)``, and no extra kwargs; at a ``d`` other than the training
+            one, the target means are rescaled to the rate :attr:`zero_shot_rate` (unless it is ``None``)
         """
         features = self.extract_features(obs, self.features_extractor)  # (B, d, D)
         latent = self.latent_pi(features)  # (B, d, hidden)
         mean = self.mu(latent).flatten(1)  # (B, d·k)
         log_std = th.clamp(self.log_std(latent), LOG_STD_MIN, LOG_STD_MAX).flatten(1)  # type: ignore[operator]
+        if self.zero_shot_rate is not None and features.shape[1] != self.train_num_nodes:
+            mean = rescale_target_rate(mean, log_std, self.action_width, self.zero_shot_rate)
         return mean, log_std, {}
 
     def forward(self, obs: PyTorchObs, deterministic: bool = False) -> th.Tensor:
@@ -377,6 +404,9 @@ class TransformerPolicy(REDQPolicy):
         targets, the likeliest ones discounted by how often the history targeted them). Models saved before
         it existed load with the default; it can be changed on a loaded policy
         (``model.policy.deterministic_design = "top-k"``).
+    :param zero_shot_rate: the target rate at a number of variables other than the training one (default 1/2,
+        Random's; ``None`` keeps the policy's own), see :class:`TransformerActor`; settable like
+        ``deterministic_design``, and models saved before it existed load with the default.
     """
 
     def __init__(
@@ -399,6 +429,7 @@ class TransformerPolicy(REDQPolicy):
         share_features_extractor: bool = False,
         critic_encoder: CriticEncoder = "separate",
         deterministic_design: str = "coverage",
+        zero_shot_rate: float | None = ZERO_SHOT_RATE,
     ):
         if critic_encoder not in ("separate", "shared"):
             raise ValueError(f"critic_encoder must be 'separate' or 'shared', got {critic_encoder!r}")
@@ -406,6 +437,7 @@ class TransformerPolicy(REDQPolicy):
             raise TypeError("TransformerPolicy needs a TransformerExtractor (sub)class as features extractor")
         self.critic_encoder = critic_encoder  # read by make_critic, which SACPolicy.__init__ calls
         self._deterministic_design = check_deterministic_design(deterministic_design)  # read by make_actor
+        self._zero_shot_rate = check_zero_shot_rate(zero_shot_rate)
         if net_arch is None:
             net_arch = dict(pi=[128, 128], qf=[128, 128])
         super().__init__(
@@ -416,7 +448,10 @@ class TransformerPolicy(REDQPolicy):
 
     def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> TransformerActor:
         actor_kwargs = self._update_features_extractor(self.actor_kwargs, features_extractor)
-        return TransformerActor(**actor_kwargs, deterministic_design=self._deterministic_design).to(self.device)
+        actor = TransformerActor(
+            **actor_kwargs, deterministic_design=self._deterministic_design, zero_shot_rate=self._zero_shot_rate
+        )
+        return actor.to(self.device)
 
     @property
     def deterministic_design(self) -> str:
@@ -426,6 +461,19 @@ class TransformerPolicy(REDQPolicy):
     @deterministic_design.setter
     def deterministic_design(self, mode: str) -> None:
         self._deterministic_design = self.actor.deterministic_design = check_deterministic_design(mode)
+
+    def design_settings(self) -> dict[str, Any]:
+        """The settable rules of the designs (``deterministic_design``, ``zero_shot_rate``) as constructor kwargs."""
+        return dict(deterministic_design=self.deterministic_design, zero_shot_rate=self.zero_shot_rate)
+
+    @property
+    def zero_shot_rate(self) -> float | None:
+        """The actor's target rate at an unseen number of variables (:class:`TransformerActor`); settable."""
+        return self.actor.zero_shot_rate
+
+    @zero_shot_rate.setter
+    def zero_shot_rate(self, rate: float | None) -> None:
+        self._zero_shot_rate = self.actor.zero_shot_rate = check_zero_shot_rate(rate)
 
     def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> TransformerEnsembleCritic:
         kwargs = dict(self.critic_kwargs)
@@ -441,7 +489,7 @@ class TransformerPolicy(REDQPolicy):
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
-        data.update(critic_encoder=self.critic_encoder, deterministic_design=self.deterministic_design)
+        data.update(critic_encoder=self.critic_encoder, **self.design_settings())
         return data
 
 

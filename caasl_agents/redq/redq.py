@@ -227,6 +227,13 @@ class REDQ(SAC):
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "_subset_generator"]
 
+    def save(self, path: str | os.PathLike | io.BufferedIOBase, *args: Any, **kwargs: Any) -> None:
+        """SB3's ``save``; a :class:`TransformerPolicy`'s design settings (``deterministic_design``,
+        ``zero_shot_rate``), which can be changed on a loaded policy, are saved as they are now."""
+        if isinstance(self.policy, TransformerPolicy):
+            self.policy_kwargs = {**self.policy_kwargs, **self.policy.design_settings()}
+        super().save(path, *args, **kwargs)
+
     @classmethod
     def load(  # type: ignore[override]
         cls: type[SelfREDQ],
