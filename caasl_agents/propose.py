@@ -108,7 +108,8 @@ class Proposal:
         designs: ``k`` designs, each ``{target name: value in the data's units}`` (counts: 0 = knockout; an
             empty dict is an observational experiment).
         standardized_designs: the same values in the policy's standardised units (linear: z-scores).
-        target_probabilities: ``(d,)`` probability that the stochastic policy targets each variable.
+        target_probabilities: ``(d,)`` probability that the stochastic policy targets each variable (at a ``d``
+            other than the policy's training one, rescaled to its ``zero_shot_rate``).
         edge_probabilities: ``(d, d)`` reward-model posterior ``P(source -> target | data)`` of every row.
         actions: ``(k, d, 2)`` the policy's raw actions.
         domain, intervention, policy, reward_model: what made the proposal (``intervention`` is ``"do"``
