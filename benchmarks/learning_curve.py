@@ -4,9 +4,12 @@ Each checkpoint ``model_<steps>_steps.zip`` of a run of ``python -m caasl_agents
 ``model.zip``) is evaluated by :func:`caasl_agents.evaluation.policy_record` on the same ``--n-episodes``
 test episodes (seeds ``TEST.start + i`` of :mod:`caasl_gym.evaluation.seeds`, as ``benchmarks.evaluate``),
 with the same Random designs, so the curve is paired across checkpoints. Designs are sampled from the
-policy, episode ``i``'s noise from its own generator (as the shipped policies are evaluated).
+policy, episode ``i``'s noise from its own generator (as the shipped policies are evaluated), and with
+``--modes sampled deterministic`` also the policy's deterministic designs. ``--validation`` evaluates on the
+validation seeds instead (``VALIDATION.start + i``): the curve to *select* a checkpoint or a recipe on.
 
     python -m benchmarks.learning_curve runs/CausalLinear-v0__0__... runs/SergioKnockout-v0__0__...
+    python -m benchmarks.learning_curve runs/SergioKnockout-v0__1__... --validation --modes sampled deterministic
 
 Writes ``benchmarks/results/<name>.csv``, ``.md`` and ``.png`` (the score S(h_T) against environment steps,
 95% CI bands, Random as a band; one panel per id).
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -26,11 +30,19 @@ from benchmarks._common import RESULTS_DIR, write_results
 from caasl_agents.evaluation import policy_record
 from caasl_agents.pretrained.export import checkpoints, training_wall_time_s
 from caasl_agents.redq import REDQ
-from caasl_gym.evaluation import TEST
+from caasl_gym.evaluation import TEST, VALIDATION
+
+MODES = ("sampled", "deterministic")
+"""Valid ``--modes``: sampled designs, or the policy's deterministic design rule."""
 
 
-def curve(run_dir: Path, n_episodes: int, every: int = 1) -> pd.DataFrame:
-    """One row per evaluated checkpoint of ``run_dir``."""
+def curve(
+    run_dir: Path, n_episodes: int, every: int = 1, seed_base: int = TEST.start, modes: tuple[str, ...] = ("sampled",)
+) -> pd.DataFrame:
+    """One row per evaluated checkpoint of ``run_dir`` and design mode of ``modes`` (episodes ``seed_base + i``)."""
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        raise ValueError(f"unknown design modes {unknown}; valid choices: {', '.join(MODES)}")
     config = json.loads((run_dir / "config.json").read_text())
     env_id, env_kwargs = config["env"], config.get("env_kwargs", {})
     points = checkpoints(run_dir)
@@ -38,17 +50,20 @@ def curve(run_dir: Path, n_episodes: int, every: int = 1) -> pd.DataFrame:
     rows = []
     for steps, path in tqdm(points, desc=env_id, unit="ckpt"):
         model = REDQ.load(path, device="cpu")
-        res = policy_record(model, env_id, n_episodes, TEST.start, env_kwargs)
-        rows.append(
-            {
-                "env_id": env_id,
-                "seed": config["seed"],
-                "env_steps": steps,
-                "gradient_steps": int(model._n_updates),
-                "wall_time_min": round(training_wall_time_s(run_dir, steps) / 60, 1),
-                **{k: v for k, v in res.items() if k.startswith(("score", "random_score", "gain"))},
-            }
-        )
+        for mode in modes:
+            res = policy_record(model, env_id, n_episodes, seed_base, env_kwargs, deterministic=mode == "deterministic")
+            rows.append(
+                {
+                    "env_id": env_id,
+                    "seed": config["seed"],
+                    "run": run_dir.name,
+                    "designs": mode,
+                    "env_steps": steps,
+                    "gradient_steps": int(model._n_updates),
+                    "wall_time_min": round(training_wall_time_s(run_dir, steps) / 60, 1),
+                    **{k: v for k, v in res.items() if k.startswith(("score", "random_score", "gain"))},
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -65,8 +80,10 @@ def plot(df: pd.DataFrame, path: Path) -> Path | None:
     fig, axes = plt.subplots(1, len(ids), figsize=(4.5 * len(ids), 3.4), squeeze=False)
     for ax, env_id in zip(axes.flat, ids):
         runs = df[df.env_id == env_id]
-        for seed, g in runs.groupby("seed"):
-            ax.plot(g.env_steps, g.score, marker="o", ms=3, label=f"CAASL, training seed {seed}")
+        for (run, mode), g in runs.groupby(["run", "designs"], sort=False):
+            label = f"CAASL, training seed {g.seed.iloc[0]}" + ("" if mode == "sampled" else f", {mode}")
+            label += f" ({run})" if runs.run.nunique() > runs.seed.nunique() else ""
+            ax.plot(g.env_steps, g.score, marker="o", ms=3, ls="-" if mode == "sampled" else ":", label=label)
             ax.fill_between(g.env_steps, g.score - g.score_ci95, g.score + g.score_ci95, alpha=0.2)
         r, c = runs.random_score.iloc[0], runs.random_score_ci95.iloc[0]
         ax.axhline(r, color="gray", ls="--", label="Random")
@@ -89,19 +106,28 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument("--every", type=int, default=1, help="evaluate every k-th checkpoint (the last always)")
     p.add_argument("--name", default="learning_curve", help="results file stem under benchmarks/results")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy machine)")
+    p.add_argument("--modes", nargs="+", choices=MODES, default=["sampled"], help="design modes to evaluate")
+    p.add_argument("--validation", action="store_true", help="the validation seeds (for selection), not the test seeds")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    df = pd.concat([curve(Path(r), args.n_episodes, args.every) for r in args.runs], ignore_index=True)
+    seed_base, family = (VALIDATION.start, "validation") if args.validation else (TEST.start, "test")
+    frames = [curve(Path(r), args.n_episodes, args.every, seed_base, tuple(args.modes)) for r in args.runs]
+    df = pd.concat(frames, ignore_index=True)
     png = plot(df, RESULTS_DIR / f"{args.name}.png")
     notes = (
-        f"{args.n_episodes} held-out test environments per checkpoint (seeds {TEST.start}+i), the same for every "
-        "checkpoint and for Random; score = S(h_T), gain = S(h_T) - S_Random(h_T) on the same episodes; CIs are "
+        f"{args.n_episodes} held-out {family} environments per checkpoint (seeds {seed_base}+i), the same for "
+        "every checkpoint and for Random; designs: "
+        + " and ".join(args.modes)
+        + "; score = S(h_T), gain = S(h_T) - S_Random(h_T) on the same episodes; CIs are "
         "95% Student-t. Wall time: training time up to the checkpoint (SB3's time_elapsed)."
     )
     if png is not None:
         notes += f"\n\n![learning curve]({png.name})"
     print(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    write_results(args.name, df, title="Learning curves: held-out scores against training steps", notes=notes)
+    command = "python -m benchmarks.learning_curve " + " ".join(argv if argv is not None else sys.argv[1:])
+    write_results(
+        args.name, df, title="Learning curves: held-out scores against training steps", notes=notes, command=command
+    )
     return df
 
 

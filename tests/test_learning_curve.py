@@ -30,3 +30,16 @@ def test_curve_is_paired_and_plotted(run_dir, tmp_path):
     assert df.gradient_steps.tolist()[0] == 0 and df.gradient_steps.tolist()[-1] > 0  # learning starts at 16
     pytest.importorskip("matplotlib")
     assert plot(df, tmp_path / "curve.png").stat().st_size > 0
+
+
+def test_curve_in_both_modes_on_validation_seeds(run_dir, tmp_path):
+    from caasl_gym.evaluation import VALIDATION
+
+    df = curve(run_dir, n_episodes=3, every=3, seed_base=VALIDATION.start, modes=("sampled", "deterministic"))
+    assert df.designs.tolist() == ["sampled", "deterministic"] * 2 and (df.run == run_dir.name).all()
+    test = curve(run_dir, n_episodes=3, every=3)
+    assert not np.allclose(df.random_score, test.random_score.iloc[0])  # other episodes than the test seeds
+    with pytest.raises(ValueError, match="unknown design modes \\['greedy'\\]; valid choices: sampled, deterministic"):
+        curve(run_dir, n_episodes=3, modes=("greedy",))
+    pytest.importorskip("matplotlib")
+    assert plot(df, tmp_path / "both.png").stat().st_size > 0
