@@ -104,6 +104,8 @@ class TrainConfig:
     """reduction of the N critics in the actor loss: mean (REDQ) or min (official CAASL code)"""
     critic_encoder: Literal["separate", "shared"] = "separate"
     """one encoder per critic (paper) or one critic encoder feeding N heads (much cheaper on CPU)"""
+    critic_pooling: bool = False
+    """add a whole-design term (an MLP of the mean over variables of [embedding, action]) to every critic"""
     learning_rate: float = 1e-3
     """learning rate of the actor and the entropy coefficient (official CAASL linear: 1e-3)"""
     critic_learning_rate: float = 3e-4
@@ -173,6 +175,7 @@ class TrainConfig:
         return dict(
             n_critics=self.n_critics,
             critic_encoder=self.critic_encoder,
+            critic_pooling=self.critic_pooling,
             net_arch=dict(pi=list(self.pi_arch), qf=list(self.qf_arch)),
             features_extractor_kwargs=dict(
                 features_dim=self.embed_dim,

@@ -54,6 +54,7 @@ def test_other_bad_arguments_raise():
         ("TransformerPolicy", dict(critic_encoder="separate")),
         ("TransformerPolicy", dict(critic_encoder="shared")),
         ("TransformerPolicy", dict(share_features_extractor=True)),
+        ("TransformerPolicy", dict(critic_encoder="separate", critic_pooling=True)),
         ("MlpPolicy", dict(net_arch=[32, 32])),
     ],
 )
@@ -74,6 +75,24 @@ def test_batched_critics_match_loop_and_train(policy, policy_kwargs):
     model.learn(40)
     assert model._n_updates > 0
     assert all(not th.equal(a, b) for a, b in zip(before, critic.q_heads.parameters()))
+
+
+@th.no_grad()
+def test_pooled_critic_adds_a_whole_design_term_and_is_saved(tmp_path):
+    model = make_model(policy_kwargs=dict(critic_encoder="shared", critic_pooling=True))
+    critic = model.critic
+    obs = th.as_tensor(model.env.reset())
+    actions = th.rand(obs.shape[0], 6) * 2 - 1
+    features = critic.encode(obs)
+    per_variable = th.cat([features, actions.reshape(1, -1, 3, 2)], dim=-1)  # (1, B, d, D + k)
+    additive = critic.q_heads(per_variable).squeeze(-1).sum(-1)
+    pooled = critic.pool_heads(per_variable.mean(dim=2)).squeeze(-1)
+    th.testing.assert_close(critic(obs, actions), (additive + pooled).transpose(0, 1))
+    assert make_model().critic.pool_heads is None  # off by default (and in zips saved before it existed)
+    model.save(tmp_path / "pooled.zip")
+    loaded = REDQ.load(tmp_path / "pooled.zip", device="cpu")
+    assert loaded.policy.critic_pooling and loaded.critic.pool_heads is not None
+    th.testing.assert_close(loaded.critic(obs, actions), critic(obs, actions))
 
 
 def test_subsets_are_distinct_and_seeded():

@@ -179,6 +179,9 @@ class TransformerEnsembleCritic(EnsembleCritic):
     :param share_features_extractor: use the actor's extractor (no critic gradient into it)
     :param critic_encoder: ``"separate"`` or ``"shared"`` (ignored with ``share_features_extractor``)
     :param encoder_kwargs: :class:`AlternatingAttentionEncoder` kwargs for the critic's own encoder(s)
+    :param pooled: add a whole-design term ``MLP'_i(mean_j [e_ij, a_j])`` to every critic, so a Q-value can
+        depend on the design as a whole (e.g. on how many variables it targets), not only through a sum of
+        per-variable terms
     """
 
     def __init__(
@@ -194,6 +197,7 @@ class TransformerEnsembleCritic(EnsembleCritic):
         share_features_extractor: bool = False,
         critic_encoder: CriticEncoder = "separate",
         encoder_kwargs: dict[str, Any] | None = None,
+        pooled: bool = False,
     ):
         super().__init__(
             observation_space,
@@ -215,6 +219,9 @@ class TransformerEnsembleCritic(EnsembleCritic):
             features_dim = self.encoder.embed_dim
         self.members_own_encoder = self.encoder is not None and self.encoder.n_members > 1
         self.q_heads = EnsembleMLP(n_critics, features_dim + self.action_width, 1, net_arch, activation_fn)
+        self.pool_heads = (
+            EnsembleMLP(n_critics, features_dim + self.action_width, 1, net_arch, activation_fn) if pooled else None
+        )
 
     def encode(self, obs: th.Tensor, members: th.Tensor | None = None) -> th.Tensor:
         """:return: ``(E', B, d, D)`` with separate encoders, else ``(1, B, d, D)``"""
@@ -236,7 +243,10 @@ class TransformerEnsembleCritic(EnsembleCritic):
         _, batch, d, _ = features.shape
         per_var_actions = actions.reshape(1, batch, d, self.action_width).expand(n_sel, -1, -1, -1)
         inputs = th.cat([features.expand(n_sel, -1, -1, -1), per_var_actions], dim=-1)  # (E', B, d, D+k)
-        return self.q_heads(inputs, members).squeeze(-1).sum(dim=-1).transpose(0, 1)  # (B, E')
+        q = self.q_heads(inputs, members).squeeze(-1).sum(dim=-1)  # (E', B)
+        if self.pool_heads is not None:
+            q = q + self.pool_heads(inputs.mean(dim=2), members).squeeze(-1)  # the whole design, (E', B)
+        return q.transpose(0, 1)  # (B, E')
 
 
 class TransformerActor(Actor):
@@ -404,6 +414,8 @@ class TransformerPolicy(REDQPolicy):
         targets, the likeliest ones discounted by how often the history targeted them). Models saved before
         it existed load with the default; it can be changed on a loaded policy
         (``model.policy.deterministic_design = "top-k"``).
+    :param critic_pooling: add a whole-design term to every critic (:class:`TransformerEnsembleCritic`'s
+        ``pooled``), besides the sum of per-variable terms
     :param zero_shot_rate: the target rate at a number of variables other than the training one (default 1/2,
         Random's; ``None`` keeps the policy's own), see :class:`TransformerActor`; settable like
         ``deterministic_design``, and models saved before it existed load with the default.
@@ -430,12 +442,14 @@ class TransformerPolicy(REDQPolicy):
         critic_encoder: CriticEncoder = "separate",
         deterministic_design: str = "coverage",
         zero_shot_rate: float | None = ZERO_SHOT_RATE,
+        critic_pooling: bool = False,
     ):
         if critic_encoder not in ("separate", "shared"):
             raise ValueError(f"critic_encoder must be 'separate' or 'shared', got {critic_encoder!r}")
         if not issubclass(features_extractor_class, TransformerExtractor):
             raise TypeError("TransformerPolicy needs a TransformerExtractor (sub)class as features extractor")
         self.critic_encoder = critic_encoder  # read by make_critic, which SACPolicy.__init__ calls
+        self.critic_pooling = bool(critic_pooling)
         self._deterministic_design = check_deterministic_design(deterministic_design)  # read by make_actor
         self._zero_shot_rate = check_zero_shot_rate(zero_shot_rate)
         if net_arch is None:
@@ -484,12 +498,14 @@ class TransformerPolicy(REDQPolicy):
             kwargs.update(features_extractor=None, features_dim=0)
         encoder_kwargs = dict(self.features_extractor_kwargs)
         encoder_kwargs["embed_dim"] = encoder_kwargs.pop("features_dim", 32)
-        critic = TransformerEnsembleCritic(**kwargs, critic_encoder=self.critic_encoder, encoder_kwargs=encoder_kwargs)
+        critic = TransformerEnsembleCritic(
+            **kwargs, critic_encoder=self.critic_encoder, encoder_kwargs=encoder_kwargs, pooled=self.critic_pooling
+        )
         return critic.to(self.device)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
-        data.update(critic_encoder=self.critic_encoder, **self.design_settings())
+        data.update(critic_encoder=self.critic_encoder, critic_pooling=self.critic_pooling, **self.design_settings())
         return data
 
 
