@@ -1,4 +1,5 @@
-"""Shared helpers for benchmarks: a machine/version header and result writing.
+"""Shared helpers for benchmarks: a machine/version header, result writing, and the shipped policy's variants
+scored against Random on validation seeds.
 
 Every benchmark is run as ``python -m benchmarks.<name>`` and writes
 ``benchmarks/results/<name>.csv`` plus ``benchmarks/results/<name>.md`` (the table with the command,
@@ -7,6 +8,7 @@ date, machine and library versions on top), so a committed result always says ho
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import os
 import platform
@@ -14,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -83,3 +86,31 @@ def median_seconds(fn: Callable[[], object], repeats: int) -> tuple[float, float
         fn()
         times.append(time.perf_counter() - t0)
     return float(np.median(times)), float(np.min(times))
+
+
+def policy_variant(model: Any, **settings: Any) -> Any:
+    """A copy of a loaded policy ``model`` with its policy attributes ``settings`` set (e.g.
+    ``deterministic_design="top-k"``, ``zero_shot_rate=None``); ``model`` itself is left as it is."""
+    variant = copy.deepcopy(model)
+    for name, value in settings.items():
+        setattr(variant.policy, name, value)
+    return variant
+
+
+def validation_gains(env_id: str, strategies: list[Any], n_envs: int, env_kwargs: dict | None = None) -> pd.DataFrame:
+    """Final score and paired gain over Random of each of ``strategies`` on ``n_envs`` validation episodes
+    (seeds ``VALIDATION.start + i``; Random is added and left out of the result): one row per strategy, in
+    order, with ``strategy``, ``score``, ``gain_vs_random`` and ``gain_ci95``."""
+    from caasl_gym.evaluation import VALIDATION, RandomStrategy, evaluate, final, summarize
+
+    episodes = evaluate(env_id, [*strategies, RandomStrategy()], n_envs, VALIDATION.start, env_kwargs)
+    rows = final(summarize(episodes))
+    rows = rows[rows.strategy != "Random"]
+    return pd.DataFrame(
+        {
+            "strategy": rows.strategy.to_numpy(),
+            "score": rows.score.to_numpy(),
+            "gain_vs_random": rows.gain.to_numpy(),
+            "gain_ci95": rows.gain_ci95.to_numpy(),
+        }
+    )

@@ -15,17 +15,16 @@ Outputs: ``benchmarks/results/design_rules.{csv,md}`` (or ``<out>.{csv,md}`` wit
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
 
 import pandas as pd
 import torch
 
-from benchmarks._common import write_results
+from benchmarks._common import policy_variant, validation_gains, write_results
 from caasl_agents import load_pretrained
 from caasl_agents.evaluation import PolicyStrategy
 from caasl_agents.redq.designs import DETERMINISTIC_DESIGNS
-from caasl_gym.evaluation import VALIDATION, RandomStrategy, evaluate, final, summarize
+from caasl_gym.evaluation import VALIDATION
 from caasl_gym.registration import training_id
 
 DEFAULT_IDS = ("CausalLinear-v0", "SergioKnockout-v0")
@@ -35,21 +34,10 @@ def rule_table(env_id: str, n_envs: int, rules: tuple[str, ...] = DETERMINISTIC_
     """One row per design mode (``sampled`` and each rule): final score and paired gain over Random."""
     shipped = load_pretrained(training_id(env_id))
     strategies = [PolicyStrategy(shipped, deterministic=False, name="sampled")]
-    for rule in rules:  # the rule is a policy attribute: one copy of the loaded policy per rule
-        model = copy.deepcopy(shipped)
-        model.policy.deterministic_design = rule
-        strategies.append(PolicyStrategy(model, deterministic=True, name=rule))
-    rows = final(summarize(evaluate(env_id, [*strategies, RandomStrategy()], n_envs, VALIDATION.start)))
-    rows = rows[rows.strategy != "Random"]
-    return pd.DataFrame(
-        {
-            "env_id": env_id,
-            "designs": rows.strategy.to_numpy(),
-            "score": rows.score.to_numpy(),
-            "gain_vs_random": rows.gain.to_numpy(),
-            "gain_ci95": rows.gain_ci95.to_numpy(),
-        }
-    )
+    strategies += [PolicyStrategy(policy_variant(shipped, deterministic_design=rule), True, rule) for rule in rules]
+    rows = validation_gains(env_id, strategies, n_envs).rename(columns={"strategy": "designs"})
+    rows.insert(0, "env_id", env_id)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:

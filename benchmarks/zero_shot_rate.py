@@ -16,16 +16,15 @@ Outputs: ``benchmarks/results/zero_shot_rate.{csv,md}`` (or ``<out>.{csv,md}`` w
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
 
 import pandas as pd
 import torch
 
-from benchmarks._common import write_results
+from benchmarks._common import policy_variant, validation_gains, write_results
 from caasl_agents import load_pretrained
 from caasl_agents.evaluation import PolicyStrategy
-from caasl_gym.evaluation import VALIDATION, RandomStrategy, evaluate, final, summarize
+from caasl_gym.evaluation import VALIDATION
 from caasl_gym.registration import training_id
 
 DEFAULT_IDS = ("CausalLinear-OOD-D20-v0", "CausalLinear-OOD-D30-v0",
@@ -48,25 +47,17 @@ def rate_table(env_id: str, rates: list[float | None], n_envs: int, env_kwargs: 
     shipped = load_pretrained(training_id(env_id))
     strategies, labels = [], {}
     for rate in rates:  # the rate is a policy attribute: one copy of the loaded policy per rate
-        model = copy.deepcopy(shipped)
-        model.policy.zero_shot_rate = rate
+        model = policy_variant(shipped, zero_shot_rate=rate)
         label = "own" if rate is None else f"{rate:g}"
-        for deterministic in (False, True):
-            name = f"{label}/{'deterministic' if deterministic else 'sampled'}"
-            strategies.append(PolicyStrategy(model, deterministic=deterministic, name=name))
-            labels[name] = (label, "deterministic" if deterministic else "sampled")
-    rows = final(summarize(evaluate(env_id, [*strategies, RandomStrategy()], n_envs, VALIDATION.start, env_kwargs)))
-    rows = rows[rows.strategy != "Random"]
-    return pd.DataFrame(
-        {
-            "env_id": env_id,
-            "zero_shot_rate": [labels[s][0] for s in rows.strategy],
-            "designs": [labels[s][1] for s in rows.strategy],
-            "score": rows.score.to_numpy(),
-            "gain_vs_random": rows.gain.to_numpy(),
-            "gain_ci95": rows.gain_ci95.to_numpy(),
-        }
-    )
+        for mode in ("sampled", "deterministic"):
+            strategies.append(PolicyStrategy(model, deterministic=mode == "deterministic", name=f"{label}/{mode}"))
+            labels[f"{label}/{mode}"] = (label, mode)
+    rows = validation_gains(env_id, strategies, n_envs, env_kwargs)
+    rate, mode = zip(*(labels[name] for name in rows.pop("strategy")))
+    rows.insert(0, "env_id", env_id)
+    rows.insert(1, "zero_shot_rate", rate)
+    rows.insert(2, "designs", mode)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
