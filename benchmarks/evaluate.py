@@ -179,7 +179,9 @@ def make_strategies(
       and either with ``:<path to model.zip>``;
     * ``Greedy`` / ``Greedy-score``: :class:`~caasl_gym.baselines.greedy.GreedyExactDesigner` (EIG / expected
       score) for the id's prior (linear, d <= 12);
-    * ``SS-Finite``, ``DiffCBED``: :mod:`caasl_gym.baselines` designers on bootstrapped-GIES particles.
+    * ``SS-Finite``, ``DiffCBED``: :mod:`caasl_gym.baselines` designers on bootstrapped-GIES particles;
+    * ``Posterior-parents`` / ``Posterior-uncertainty``: one target per step chosen from the env's own posterior
+      (:class:`~caasl_gym.baselines.posterior_targets.PosteriorTargets`; any id).
     """
     out: list[Strategy] = []
     for name in names:
@@ -234,13 +236,24 @@ def _particles(kind: str):
     return build
 
 
+def _posterior(criterion: str):
+    def build(config):
+        from caasl_gym.baselines.posterior_targets import PosteriorTargets
+
+        return PosteriorTargets.for_config(config, criterion=criterion)
+
+    return build
+
+
 BASELINES = {
     "Greedy": _greedy("eig"),
     "Greedy-score": _greedy("score"),
     "SS-Finite": _particles("SS-Finite"),
     "DiffCBED": _particles("DiffCBED"),
+    "Posterior-parents": _posterior("parents"),
+    "Posterior-uncertainty": _posterior("uncertainty"),
 }
-"""Likelihood-based strategies by name: ``config -> Strategy`` for the env's config."""
+"""Likelihood-based and posterior-heuristic strategies by name: ``config -> Strategy`` for the env's config."""
 
 
 def write_outputs(episodes: pd.DataFrame, out_dir: Path, command: str, score_model: str | None = None) -> pd.DataFrame:

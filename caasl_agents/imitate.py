@@ -6,7 +6,10 @@
    the privileged one-step probe (:mod:`caasl_gym.evaluation.probe`) as a *training-time teacher* on any id:
    it scores its candidates on the episode's hidden model with the env's reward model, which the cloned
    policy never sees; the policy learns the designs the teacher makes from the histories alone, and is
-   evaluated like every policy, on held-out episodes from observations only.
+   evaluated like every policy, on held-out episodes from observations only. ``--expert posterior-parents``
+   (any id) is :class:`~caasl_gym.baselines.posterior_targets.PosteriorTargets`: one target per step, the
+   variable with the most expected parents under the env's own reward model, discounted by coverage; a cheap
+   method that sees the history only.
 2. Behaviour cloning of the policy's actor (:func:`caasl_agents.imitation.behaviour_clone`).
 3. Every ``--eval-every`` epochs the actor is checkpointed and scored on validation episodes (paired gain
    over Random, sampled designs and ``deterministic=True``); ``model.zip`` is the checkpoint with the best
@@ -42,7 +45,7 @@ from caasl_gym.evaluation.seeds import TRAIN, VALIDATION, check_in_family
 from caasl_gym.registration import config_for, domain_of
 
 PROG = "python -m caasl_agents.imitate"
-EXPERTS = ("greedy", "probe")
+EXPERTS = ("greedy", "probe", "posterior-parents")
 """Valid ``--expert`` values (see the module docstring)."""
 
 
@@ -58,8 +61,9 @@ class ImitateConfig(TrainConfig):
     """start seeds of the demonstrated episode ranges (train seeds 0..999999; several ranges let
     collections made in parallel be reused)"""
     expert: str = "greedy"
-    """the designer to clone: greedy (the greedy exact-posterior designer, linear ids, d <= 12) or probe (the
-    privileged one-step probe as a training-time teacher, any id)"""
+    """the designer to clone: greedy (the greedy exact-posterior designer, linear ids, d <= 12), probe (the
+    privileged one-step probe as a training-time teacher, any id) or posterior-parents (one target per step by
+    the env's own posterior, any id)"""
     expert_samples: int = 32
     """posterior SCM samples M of the greedy designer; noise repetitions per candidate of the probe"""
     expert_candidates: int = 24
@@ -97,12 +101,16 @@ class ImitateConfig(TrainConfig):
 
 
 def expert_for(cfg: ImitateConfig):
-    """The designer of ``cfg.expert``: the greedy exact-posterior designer for the env's prior, or the probe."""
+    """The designer of ``cfg.expert``: the greedy exact-posterior designer for the env's prior, the probe, or
+    the posterior-parents heuristic on the env's reward model."""
     from caasl_gym.baselines.greedy import GreedyExactDesigner
+    from caasl_gym.baselines.posterior_targets import PosteriorTargets
     from caasl_gym.evaluation.probe import PrivilegedProbe
 
     if cfg.expert == "probe":
         return PrivilegedProbe(n_random=cfg.expert_candidates, n_noise=cfg.expert_samples)
+    if cfg.expert == "posterior-parents":
+        return PosteriorTargets.for_config(config_for(cfg.env, **cfg.env_kwargs), criterion="parents")
     if domain_of(cfg.env) != "linear":
         raise ValueError(f"the greedy exact-posterior expert needs a linear id (d <= 12); {cfg.env} is not one")
     config = config_for(cfg.env, **cfg.env_kwargs)
@@ -126,9 +134,10 @@ def _demonstrate(cfg: ImitateConfig, folder: Path) -> None:
     for episodes in demo_ranges(cfg):
         check_in_family(episodes, TRAIN, "demonstration episodes (--demo-seeds, --demo-episodes)")
     for episodes in demo_ranges(cfg):
-        # observations do not depend on the reward model: the cheap network stands in for the exact one, except
-        # for the probe, which scores its candidates with the env's own reward model
-        kwargs = dict(cfg.env_kwargs) if cfg.expert == "probe" else {**cfg.env_kwargs, "reward_model": "linear"}
+        # observations do not depend on the env's reward model: on linear ids the cheap network stands in for the
+        # exact one, except for the probe, which scores its candidates with it (the posterior expert has its own)
+        cheap = domain_of(cfg.env) == "linear" and cfg.expert != "probe"
+        kwargs = {**cfg.env_kwargs, "reward_model": "linear"} if cheap else dict(cfg.env_kwargs)
         collect_demonstrations(cfg.env, expert, episodes, folder, env_kwargs=kwargs, progress=cfg.progress_bar)
 
 

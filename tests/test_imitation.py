@@ -98,3 +98,13 @@ def test_the_privileged_probe_teaches_the_designs_it_plays_in_a_rollout(tmp_path
         ImitateConfig(env="SergioKnockout-v0", expert="oracle")
     with pytest.raises(ValueError, match="needs a linear id"):
         imitate(ImitateConfig(env="SergioKnockout-v0", run_root=str(tmp_path), progress_bar=False))
+
+
+def test_the_posterior_expert_is_the_heuristic_on_the_env_reward_model():
+    from caasl_agents.imitate import expert_for
+    from caasl_gym.baselines.posterior_targets import PosteriorTargets
+    from caasl_gym.envs.scoring import resolve_reward_model
+
+    expert = expert_for(ImitateConfig(env="SergioKnockout-v0", expert="posterior-parents"))
+    assert isinstance(expert, PosteriorTargets) and expert.criterion == "parents" and expert.k == 1
+    assert expert.model is resolve_reward_model("sergio")
