@@ -108,3 +108,14 @@ def test_registered_ids_accept_it_as_a_strategy():
     obs, *_ = venv.step(designer.act(obs, RNGS[:1]))
     assert obs[0, :, 0, 2].sum() == 6
     venv.close()
+
+
+def test_a_batch_designs_as_its_histories_one_by_one():
+    venv = gym.make_vec("SergioKnockout-v0", num_envs=2, num_nodes=5, n_initial=8, budget=3)
+    obs, _ = venv.reset(seed=3)
+    obs, *_ = venv.step(np.random.default_rng(0).uniform(-1, 1, venv.action_space.shape))
+    venv.close()
+    designer = PosteriorTargets.for_config(config_for("SergioKnockout-v0", num_nodes=5), criterion="uncertainty")
+    batch = designer.act(obs, [np.random.default_rng(1), np.random.default_rng(2)])
+    single = [designer.act(obs[b : b + 1], [np.random.default_rng(1 + b)])[0] for b in range(2)]
+    np.testing.assert_array_equal(batch, np.stack(single))
