@@ -24,13 +24,23 @@ import pandas as pd
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
+def command_line(module: str, argv: list[str] | None = None) -> str:
+    """``python -m <module> <args>``: how a benchmark's ``main(argv)`` was run (``sys.argv[1:]`` when ``argv`` is
+    None, as from the command line)."""
+    return " ".join(["python -m", module, *(argv if argv is not None else sys.argv[1:])])
+
+
+def print_table(table: pd.DataFrame) -> None:
+    """A result table on stdout, floats to 3 decimals."""
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
 def environment_header(command: str | None = None) -> str:
     """Markdown lines describing how, when and where a benchmark ran."""
     import torch
 
     if command is None:
-        module = "benchmarks." + Path(sys.argv[0]).stem
-        command = " ".join(["python -m", module, *sys.argv[1:]])
+        command = command_line("benchmarks." + Path(sys.argv[0]).stem)
     try:
         import gymnasium
 

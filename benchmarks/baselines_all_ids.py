@@ -13,12 +13,11 @@ Run: ``python -m benchmarks.baselines_all_ids --ids CausalLinear-OOD-D20-v0 --n-
 from __future__ import annotations
 
 import argparse
-import sys
 
 import pandas as pd
 import torch
 
-from benchmarks._common import RESULTS_DIR, markdown_table
+from benchmarks._common import RESULTS_DIR, command_line, markdown_table
 from benchmarks.evaluate import make_strategies, write_outputs
 from caasl_gym.baselines.diffcbed import DiffCBEDDesigner
 from caasl_gym.baselines.ss_finite import SSFiniteDesigner
@@ -37,7 +36,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--threads", "--torch-threads", dest="threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    command = "python -m benchmarks.baselines_all_ids " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line("benchmarks.baselines_all_ids", argv)
     tables = []
     for env_id in args.ids:
         config = config_for(env_id)

@@ -15,12 +15,11 @@ Outputs: ``benchmarks/results/design_rules.{csv,md}`` (or ``<out>.{csv,md}`` wit
 from __future__ import annotations
 
 import argparse
-import sys
 
 import pandas as pd
 import torch
 
-from benchmarks._common import policy_variant, validation_gains, write_results
+from benchmarks._common import command_line, policy_variant, print_table, validation_gains, write_results
 from caasl_agents import load_pretrained
 from caasl_agents.evaluation import PolicyStrategy
 from caasl_agents.redq.designs import DETERMINISTIC_DESIGNS
@@ -48,7 +47,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     df = pd.concat([rule_table(i, args.n_envs) for i in args.ids], ignore_index=True)
-    print(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print_table(df)
     write_results(
         args.out,
         df,
@@ -58,7 +57,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         "each rule of `caasl_agents.redq.designs` (`coverage`: round(sum p_i) targets by p_i / (1 + c_i), c_i the "
         "history's rows that targeted variable i; `top-k`: the round(sum p_i) likeliest; `top-k-nonempty`: at "
         "least one; `mean`: SB3's tanh(mean)). gain: S(h_T) - S_Random(h_T) on the same episodes, paired 95% CI.",
-        command="python -m benchmarks.design_rules " + " ".join(argv if argv is not None else sys.argv[1:]),
+        command=command_line("benchmarks.design_rules", argv),
     )
     return df
 

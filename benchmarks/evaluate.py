@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -36,7 +35,7 @@ import pandas as pd
 import torch
 
 import caasl_gym
-from benchmarks._common import RESULTS_DIR, environment_header, markdown_table
+from benchmarks._common import RESULTS_DIR, command_line, environment_header, markdown_table
 from caasl_gym.evaluation import (
     PROBE_NAME,
     TEST,
@@ -332,7 +331,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         ids = usable
     options = (args.deterministic, args.score, args.probe_random, not args.probe_no_singles)
     episodes = run(ids, args.strategies, args.n_envs, env_kwargs, *options)
-    command = "python -m benchmarks.evaluate " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line("benchmarks.evaluate", argv)
     table = write_outputs(episodes, RESULTS_DIR / args.out, command, args.score)
     print(markdown_table(table))
     return table

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from benchmarks._common import RESULTS_DIR, environment_header, markdown_table, median_seconds
+from benchmarks._common import RESULTS_DIR, command_line, environment_header, markdown_table, median_seconds
 from caasl_agents.propose import check_data, decode_actions, load_policy, posterior, propose
 from caasl_gym.evaluation import TEST, RandomStrategy
 from caasl_gym.evaluation.seeds import check_in_family, strategy_rngs
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     timings.to_csv(OUT / "timings.csv", index=False)
     table = summary_table(rounds)
     per_round = rounds.groupby(["strategy", "round"], sort=False)[["auprc", "expected_correct"]].mean().reset_index()
-    command = "python -m benchmarks.lab_loop " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line("benchmarks.lab_loop", argv)
     md = [
         "# Lab in the loop: CAASL proposals vs Random designs on simulated labs",
         "",

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import pandas as pd
 import torch
 from tqdm import tqdm
 
-from benchmarks._common import RESULTS_DIR, write_results
+from benchmarks._common import RESULTS_DIR, command_line, print_table, write_results
 from caasl_agents.evaluation import policy_record
 from caasl_agents.pretrained.export import checkpoints, training_wall_time_s
 from caasl_agents.redq import REDQ
@@ -123,8 +122,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     )
     if png is not None:
         notes += f"\n\n![learning curve]({png.name})"
-    print(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    command = "python -m benchmarks.learning_curve " + " ".join(argv if argv is not None else sys.argv[1:])
+    print_table(df)
+    command = command_line("benchmarks.learning_curve", argv)
     write_results(
         args.name, df, title="Learning curves: held-out scores against training steps", notes=notes, command=command
     )

@@ -20,13 +20,12 @@ with ``--out``.
 from __future__ import annotations
 
 import argparse
-import sys
 
 import numpy as np
 import pandas as pd
 import torch
 
-from benchmarks._common import RESULTS_DIR, write_results
+from benchmarks._common import RESULTS_DIR, command_line, write_results
 from caasl_agents import load_pretrained
 from caasl_agents.evaluation import PolicyStrategy
 from caasl_gym.evaluation import TEST, rollout
@@ -92,7 +91,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         "the shipped policy of the id's prior. Random targets a fraction 0.5 at every step; fraction_empty: "
         "designs that target nothing (observational); fraction_repeated: designs with the same target set as the "
         "step before (Random at d = 10: about 0.001).",
-        command="python -m benchmarks.policy_designs " + " ".join(argv if argv is not None else sys.argv[1:]),
+        command=command_line("benchmarks.policy_designs", argv),
     )
     return df
 

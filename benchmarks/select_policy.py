@@ -18,12 +18,11 @@ Outputs: ``benchmarks/results/<out>.{csv,md}`` (default ``select_policy``).
 from __future__ import annotations
 
 import argparse
-import sys
 
 import pandas as pd
 import torch
 
-from benchmarks._common import write_results
+from benchmarks._common import command_line, print_table, write_results
 from benchmarks.evaluate import make_strategies
 from caasl_agents import REDQ, load_pretrained
 from caasl_agents.evaluation import PolicyStrategy
@@ -98,7 +97,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         table = selection_table(args.env, candidates, args.n_envs, seed_base, tuple(args.baselines))
     except ValueError as err:
         p.error(str(err))
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print_table(table)
     shipped = f"the shipped policy (sha256 {pretrained_info(training_id(args.env))['sha256'][:12]})"
     paths = "; ".join(f"`{label}` = {path or shipped}" for label, path in candidates)
     write_results(
@@ -109,7 +108,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         f"{VALIDATION.start}+i, i < 100), the id's default reward model, sampled and deterministic designs. "
         f"gain_vs_random: S(h_T) - S_Random(h_T); diff_vs_incumbent: S(h_T) minus the first candidate's in the "
         f"same mode; both paired on the same episodes, 95% CIs. Candidates: {paths}.",
-        command="python -m benchmarks.select_policy " + " ".join(argv if argv is not None else sys.argv[1:]),
+        command=command_line("benchmarks.select_policy", argv),
     )
     return table
 

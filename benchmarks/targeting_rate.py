@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 import pandas as pd
 
-from benchmarks._common import write_results
+from benchmarks._common import command_line, print_table, write_results
 from caasl_gym.evaluation import TEST, VALIDATION, RandomStrategy, evaluate, final, summarize
 
 DEFAULT_IDS = ("SergioKnockout-v0", "SergioKnockout-OOD-D20-v0", "SergioKnockout-OOD-D30-v0",
@@ -62,7 +61,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     df = pd.concat([rate_table(i, args.rates, args.n_envs, seed_base, kwargs) for i in args.ids], ignore_index=True)
     if kwargs:
         df.insert(1, "env_kwargs", json.dumps(kwargs, sort_keys=True))
-    print(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print_table(df)
     family = "test" if args.test_seeds else "validation"
     write_results(
         args.out,
@@ -72,7 +71,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         "the id's default reward "
         "model. Each variable is a target with probability q, values ~ U(-1, 1); gain: S(h_T) - S_Random(h_T) "
         "on the same episodes (paired 95% CI), Random being q = 0.5.",
-        command="python -m benchmarks.targeting_rate " + " ".join(argv if argv is not None else sys.argv[1:]),
+        command=command_line("benchmarks.targeting_rate", argv),
     )
     return df
 

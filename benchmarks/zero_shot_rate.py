@@ -16,12 +16,11 @@ Outputs: ``benchmarks/results/zero_shot_rate.{csv,md}`` (or ``<out>.{csv,md}`` w
 from __future__ import annotations
 
 import argparse
-import sys
 
 import pandas as pd
 import torch
 
-from benchmarks._common import policy_variant, validation_gains, write_results
+from benchmarks._common import command_line, policy_variant, print_table, validation_gains, write_results
 from caasl_agents import load_pretrained
 from caasl_agents.evaluation import PolicyStrategy
 from caasl_gym.evaluation import VALIDATION
@@ -73,7 +72,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         p.error(str(err))
     torch.set_num_threads(1)
     df = pd.concat([rate_table(i, rates, args.n_envs) for i in args.ids], ignore_index=True)
-    print(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print_table(df)
     write_results(
         args.out,
         df,
@@ -83,7 +82,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         "policy's target probabilities; a number q rescales them to sum to q * d, keeping their order "
         "(`caasl_agents.redq.designs.rescale_target_rate`). gain: S(h_T) - S_Random(h_T) on the same episodes, "
         "paired 95% CI.",
-        command="python -m benchmarks.zero_shot_rate " + " ".join(argv if argv is not None else sys.argv[1:]),
+        command=command_line("benchmarks.zero_shot_rate", argv),
     )
     return df
 
