@@ -66,6 +66,9 @@ def selection_table(
     strategies += [*make_strategies(baselines, env_id), RandomStrategy()]
     episodes = evaluate(env_id, strategies, n_envs, seed_base)
     rows = final(summarize(episodes)).set_index("strategy")
+    vs_incumbent = {  # the paired differences to the incumbent, one summary per mode
+        mode: final(summarize(episodes, reference=f"{labels[0]}/{mode}")).set_index("strategy") for mode in MODES
+    }
     nan = float("nan")
     out = []
     for name in rows.index.drop("Random"):
@@ -73,7 +76,7 @@ def selection_table(
         row = dict(candidate=label or name, designs=mode if label else "-", score=rows.score[name])
         row.update(gain_vs_random=rows.gain[name], gain_ci95=rows.gain_ci95[name], diff_vs_incumbent=nan, diff_ci95=nan)
         if label in labels:
-            vs = final(summarize(episodes, reference=f"{labels[0]}/{mode}")).set_index("strategy").loc[name]
+            vs = vs_incumbent[mode].loc[name]
             row.update(diff_vs_incumbent=vs.gain, diff_ci95=vs.gain_ci95)
         out.append(row)
     table = pd.DataFrame(out)
