@@ -127,6 +127,9 @@ class TrainConfig:
     """feed-forward width as a multiple of embed_dim"""
     value_transform: Literal["auto", "standardize", "log1p_standardize", "none"] = "auto"
     """preprocessing of measured values (auto: log1p_standardize for SERGIO counts, else standardize)"""
+    posterior_features: str = ""
+    """reward model whose edge-posterior statistics every encoder also reads (caasl_agents.common.posterior_features;
+    e.g. sergio; "" for none: the history only)"""
     pi_arch: list[int] = field(default_factory=lambda: [128, 128])
     """hidden widths of the per-variable actor head (official CAASL: 128 128)"""
     qf_arch: list[int] = field(default_factory=lambda: [128, 128])
@@ -156,6 +159,8 @@ class TrainConfig:
             raise ValueError(f"env_kwargs must be a dict, got {self.env_kwargs!r}")
         if not self.checkpoint_minutes >= 0:
             raise ValueError(f"checkpoint_minutes must be >= 0, got {self.checkpoint_minutes}")
+        if self.posterior_features:
+            _check_posterior_features(self.posterior_features, self.env)
         if self.preset not in ("auto", *PRESETS):
             raise ValueError(f"preset must be one of auto, {', '.join(PRESETS)}; got {self.preset!r}")
 
@@ -172,6 +177,7 @@ class TrainConfig:
 
     def policy_kwargs(self) -> dict[str, Any]:
         """``policy_kwargs`` of the :class:`~caasl_agents.redq.policies.TransformerPolicy`."""
+        posterior = {"posterior": self.posterior_features} if self.posterior_features else {}
         return dict(
             n_critics=self.n_critics,
             critic_encoder=self.critic_encoder,
@@ -183,6 +189,7 @@ class TrainConfig:
                 n_heads=self.n_heads,
                 ff_mult=self.ff_mult,
                 value_transform=self.resolved_value_transform,
+                **posterior,
             ),
         )
 
@@ -210,6 +217,26 @@ class TrainConfig:
             device=self.device,
             verbose=self.verbose,
         )
+
+
+def _check_posterior_features(name: str, env: str) -> None:
+    """Raise ``ValueError`` unless ``name`` is a reward model of ``env``'s domain (unknown ids pass: no domain)."""
+    from caasl_gym.reward.loading import EXACT_MODEL, SHIPPED_MODELS, load_reward_model
+
+    if name == EXACT_MODEL:
+        raise ValueError("posterior_features 'exact' is not supported (it is linear-only and costly); use 'linear'")
+    try:
+        domain = domain_of(env.split(":")[-1])
+    except ValueError:
+        return
+    try:
+        model = load_reward_model(name)
+    except Exception as err:
+        raise ValueError(
+            f"posterior_features {name!r}: {err} (shipped: {', '.join(SHIPPED_MODELS)}, or a weights path)"
+        ) from None
+    if model.domain != domain:
+        raise ValueError(f"posterior_features {name!r} is a {model.domain} model, but {env} is {domain}")
 
 
 def _field_defaults(cls: type) -> dict[str, Any]:

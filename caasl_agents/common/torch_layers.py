@@ -17,6 +17,7 @@ from gymnasium import spaces
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
+from caasl_agents.common.posterior_features import FEATURE_NAMES, posterior_features
 from caasl_gym.reward.layers import AttentionBlock, EnsembleLayerNorm, EnsembleLinear, alternating_attention
 from caasl_gym.reward.preprocessing import VALUE_TRANSFORMS, ValueTransform, preprocess_history
 
@@ -76,6 +77,8 @@ class AlternatingAttentionEncoder(nn.Module):
     :param dropout: dropout inside the blocks (training only)
     :param value_transform: preprocessing of channel 0, see :func:`preprocess_history`
     :param n_members: number of independent encoders stacked in one batched computation
+    :param posterior: a reward model name: add a linear map of its posterior's per-variable statistics
+        (:mod:`caasl_agents.common.posterior_features`) to every variable's embedding; None: the history only
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class AlternatingAttentionEncoder(nn.Module):
         dropout: float = 0.0,
         value_transform: ValueTransform = "standardize",
         n_members: int = 1,
+        posterior: str | None = None,
     ):
         super().__init__()
         if value_transform not in VALUE_TRANSFORMS:
@@ -101,6 +105,8 @@ class AlternatingAttentionEncoder(nn.Module):
             AttentionBlock(n_members, embed_dim, n_heads, ff_mult, dropout) for _ in range(2 * n_layers)
         )
         self.final_norm = EnsembleLayerNorm(n_members, embed_dim)
+        self.posterior = posterior_features(posterior) if posterior else None
+        self.posterior_proj = EnsembleLinear(n_members, len(FEATURE_NAMES), embed_dim) if posterior else None
 
     def forward(self, observations: th.Tensor, members: th.Tensor | None = None) -> th.Tensor:
         """
@@ -110,7 +116,11 @@ class AlternatingAttentionEncoder(nn.Module):
         """
         inputs, row_mask = preprocess_history(observations, self.value_transform)  # (B,N,d,2), (B,N)
         x = self.input_proj(inputs.unsqueeze(0), members)  # (E', B, N, d, D)
-        return alternating_attention(x, self.blocks, self.final_norm, row_mask, members)
+        embeddings = alternating_attention(x, self.blocks, self.final_norm, row_mask, members)  # (E', B, d, D)
+        if self.posterior is None:
+            return embeddings
+        stats = self.posterior(observations)  # (B, d, S)
+        return embeddings + self.posterior_proj(stats.unsqueeze(0), members)
 
 
 class TransformerExtractor(BaseFeaturesExtractor):
@@ -130,6 +140,8 @@ class TransformerExtractor(BaseFeaturesExtractor):
     :param dropout: dropout inside the blocks (training only)
     :param value_transform: ``"standardize"`` (real values), ``"log1p_standardize"`` (counts) or
         ``"none"``, see :func:`preprocess_history`
+    :param posterior: a reward model name whose posterior statistics the embeddings also read (see
+        :class:`AlternatingAttentionEncoder`); None: the history only
     """
 
     def __init__(
@@ -141,13 +153,14 @@ class TransformerExtractor(BaseFeaturesExtractor):
         ff_mult: int = 4,
         dropout: float = 0.0,
         value_transform: ValueTransform = "standardize",
+        posterior: str | None = None,
     ):
         shape = observation_space.shape
         if shape is None or len(shape) != 3 or shape[-1] != 3:
             raise ValueError(f"expected an observation space of shape (N, d, 3), got {shape}")
         super().__init__(observation_space, features_dim)
         self.encoder = AlternatingAttentionEncoder(
-            features_dim, n_layers, n_heads, ff_mult, dropout, value_transform, n_members=1
+            features_dim, n_layers, n_heads, ff_mult, dropout, value_transform, n_members=1, posterior=posterior
         )
 
     def forward(self, observations: th.Tensor) -> th.Tensor:
