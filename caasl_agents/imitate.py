@@ -13,7 +13,8 @@
 2. Behaviour cloning of the policy's actor (:func:`caasl_agents.imitation.behaviour_clone`).
 3. Every ``--eval-every`` epochs the actor is checkpointed and scored on validation episodes (paired gain
    over Random, sampled designs and ``deterministic=True``); ``model.zip`` is the checkpoint with the best
-   sampled gain, and ``selection.csv`` holds every score. ``python -m caasl_agents.pretrained.export RUN``
+   sampled gain (``--select-on deterministic``: the best deterministic one; ``both``: the best mean of the
+   two), and ``selection.csv`` holds every score. ``python -m caasl_agents.pretrained.export RUN``
    ships it like a REDQ run (``config.json`` holds the architecture; ``imitation.json`` the command).
 
 The architecture flags are the training CLI's (``python -m caasl_agents.train --help``); the REDQ-only
@@ -47,6 +48,8 @@ from caasl_gym.registration import config_for, domain_of
 PROG = "python -m caasl_agents.imitate"
 EXPERTS = ("greedy", "probe", "posterior-parents")
 """Valid ``--expert`` values (see the module docstring)."""
+SELECT_ON = ("sampled", "deterministic", "both")
+"""Valid ``--select-on`` values: the validation gain that picks ``model.zip`` (``both``: the mean of the modes')."""
 
 
 @dataclass
@@ -83,6 +86,9 @@ class ImitateConfig(TrainConfig):
     held-out demonstrations (caasl_agents.imitation.calibrate_decisions), before each validation"""
     eval_every: int = 10
     """epochs between validation checkpoints"""
+    select_on: str = "sampled"
+    """the validation gain that picks model.zip among the checkpoints: sampled, deterministic, or both (the
+    mean of the two modes' gains)"""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -91,6 +97,8 @@ class ImitateConfig(TrainConfig):
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.expert not in EXPERTS:
             raise ValueError(f"unknown expert {self.expert!r}; valid choices: {', '.join(EXPERTS)}")
+        if self.select_on not in SELECT_ON:
+            raise ValueError(f"unknown select_on {self.select_on!r}; valid choices: {', '.join(SELECT_ON)}")
         starts = sorted(self.demo_seeds)
         if not starts or any(b < a + self.demo_episodes for a, b in itertools.pairwise(starts)):
             raise ValueError(
@@ -186,13 +194,20 @@ def imitate(cfg: ImitateConfig) -> Path:
     behaviour_clone(model.policy, obs, actions, epochs=cfg.epochs, batch_size=cfg.bc_batch_size,
                     learning_rate=cfg.bc_learning_rate, rng=rng,
                     decision_weight=cfg.decision_weight, callback=select)  # fmt: skip
-    table = pd.DataFrame(records)
-    sampled = table[~table["deterministic"]]
-    best = int(sampled.loc[sampled["gain"].idxmax(), "epoch"])
+    best = selected_epoch(pd.DataFrame(records), cfg.select_on)
     model = REDQ.load(ckpt_dir / f"epoch_{best}.zip", device="cpu")
     model.save(run_dir / "model.zip")
-    print(f"selected epoch {best} (largest sampled gain on validation episodes {cfg.eval_seed}+i): {run_dir}/model.zip")
+    gain = "mean gain of both modes" if cfg.select_on == "both" else f"{cfg.select_on} gain"
+    print(f"selected epoch {best} (largest {gain} on validation episodes {cfg.eval_seed}+i): {run_dir}/model.zip")
     return run_dir
+
+
+def selected_epoch(table: pd.DataFrame, select_on: str = "sampled") -> int:
+    """The epoch of ``selection.csv``'s ``table`` with the largest validation gain of ``select_on``
+    (:data:`SELECT_ON`; ``both``: the mean of the two modes' gains); ties go to the earlier epoch."""
+    gains = table.pivot_table(index="epoch", columns="deterministic", values="gain")  # (epochs, modes)
+    score = gains.mean(axis=1) if select_on == "both" else gains[select_on == "deterministic"]
+    return int(score.idxmax())
 
 
 def _save(model: REDQ, path: Path) -> Path:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from caasl_agents import predict_any_d
 from caasl_agents.common.vec_env import make_vec_env
-from caasl_agents.imitate import ImitateConfig, imitate
+from caasl_agents.imitate import ImitateConfig, imitate, selected_epoch
 from caasl_agents.imitation import behaviour_clone, calibrate_decisions, collect_demonstrations, load_demonstrations
 from caasl_agents.pretrained.export import export
 from caasl_agents.redq import REDQ
@@ -78,6 +79,16 @@ def test_cli_writes_a_selected_run(tmp_path):
     assert record["command"] == table["command"] and record["imitation"]["demo_episodes"] == 4
     with pytest.raises(ValueError, match="another expert"):
         imitate(ImitateConfig(**{**cfg.__dict__, "expert_samples": 3}))
+
+
+def test_the_selected_epoch_follows_select_on():
+    table = pd.DataFrame({"epoch": [5, 5, 10, 10, 15, 15], "deterministic": [False, True] * 3,
+                          "gain": [0.4, 0.1, 0.3, 0.5, 0.4, 0.0]})  # fmt: skip
+    assert selected_epoch(table) == 5  # sampled: 0.4 at 5 and 15, the earlier one
+    assert selected_epoch(table, "deterministic") == 10
+    assert selected_epoch(table, "both") == 10  # means 0.25, 0.4, 0.2
+    with pytest.raises(ValueError, match="unknown select_on 'best'; valid choices: sampled, deterministic, both"):
+        ImitateConfig(env="SergioKnockout-v0", select_on="best")
 
 
 def test_the_privileged_probe_teaches_the_designs_it_plays_in_a_rollout(tmp_path):
