@@ -46,8 +46,13 @@ def test_statistics_are_the_sums_of_the_reward_models_edge_probabilities(histori
     np.testing.assert_allclose(column["in_mass"], probs.sum(axis=1))
     np.testing.assert_allclose(column["out_uncertainty"], (probs * (1 - probs)).sum(axis=2))
     np.testing.assert_allclose(column["log_targeted"], np.log1p(counts))
-    # the Posterior-parents baseline's score is one of the features
-    np.testing.assert_allclose(column["in_mass_per_target"], PosteriorTargets(model).scores(histories), rtol=1e-6)
+    # the Posterior-parents baseline's score is one of the features, and its choice is where the ratio is 1
+    parents = PosteriorTargets(model).scores(histories)
+    np.testing.assert_allclose(column["in_mass_per_target"], parents, rtol=1e-6)
+    vs_max = column["in_mass_per_target_vs_max"]
+    np.testing.assert_allclose(vs_max.max(axis=1), 1.0)
+    np.testing.assert_array_equal(vs_max.argmax(axis=1), parents.argmax(axis=1))
+    assert np.all(column["in_uncertainty_per_target_vs_max"] <= 1.0)
 
 
 def test_a_history_without_filled_rows_gets_zeros(histories):
@@ -108,11 +113,12 @@ def test_encoder_with_posterior_stays_equivariant_and_runs_at_any_d(histories):
     perm = th.randperm(10)
     with th.no_grad():
         out = encoder(obs)
-        # the posterior term is the difference to the same encoder without it
-        stats = posterior_features("sergio")(obs)
-        th.testing.assert_close(out - plain(obs), encoder.posterior_proj(stats.unsqueeze(0)), atol=1e-5, rtol=0)
+        assert not th.allclose(out, plain(obs))
         th.testing.assert_close(encoder(obs[:, :, perm]), out[:, :, perm], atol=1e-4, rtol=0)
         assert encoder(obs[:, :, :6]).shape == (1, 2, 6, 16)
+        encoder.posterior_proj.weight.zero_()  # without the posterior term it is the plain encoder
+        encoder.posterior_proj.bias.zero_()
+        th.testing.assert_close(encoder(obs), plain(obs))
     assert not any("model" in k for k in encoder.state_dict())  # the reward model is not part of the weights
 
 

@@ -10,10 +10,16 @@ statistics of :data:`FEATURE_NAMES`:
 * ``out_mass`` ``sum_k p_jk`` (expected children) and ``out_uncertainty`` ``sum_k p_jk (1 - p_jk)``;
 * ``log_targeted`` ``log(1 + c_j)``, ``c_j`` the history's filled rows that targeted ``j``;
 * ``in_mass_per_target`` ``in_mass / (1 + c_j)``, the score of the ``Posterior-parents`` baseline
-  (:mod:`caasl_gym.baselines.posterior_targets`).
+  (:mod:`caasl_gym.baselines.posterior_targets`);
+* ``in_mass_per_target_vs_max`` and ``in_uncertainty_per_target_vs_max``: ``in_mass / (1 + c_j)`` and
+  ``in_uncertainty / (1 + c_j)`` over their largest value among the history's variables (1 for the variable
+  the Posterior-parents / -uncertainty rules target), so a per-variable head can tell the best variable
+  without comparing across variables itself (0 when every variable's value is 0).
 
-They are sums over the other variables and do not depend on the order of the variables, so the encoders stay
-equivariant to permutations of the variables and run at any ``d``. The policy still reads only the history:
+They are sums or maxima over the variables and do not depend on their order, so the encoders stay
+equivariant to permutations of the variables and run at any ``d``. The encoder adds a linear map of them
+to the embedding of every entry of the variable *before* its attention blocks, so attention across the
+variables can compare them too. The policy still reads only the history:
 the reward model is part of the method (it is package data, as the environments' rewards are), not a view of
 the hidden graph. The model is not a submodule: it is not trained and not saved in the policy's zip, which
 stores its name; loading the zip loads the model by that name.
@@ -32,7 +38,16 @@ from collections import deque
 import numpy as np
 import torch as th
 
-FEATURE_NAMES = ("in_mass", "in_uncertainty", "out_mass", "out_uncertainty", "log_targeted", "in_mass_per_target")
+FEATURE_NAMES = (
+    "in_mass",
+    "in_uncertainty",
+    "out_mass",
+    "out_uncertainty",
+    "log_targeted",
+    "in_mass_per_target",
+    "in_mass_per_target_vs_max",
+    "in_uncertainty_per_target_vs_max",
+)
 """The statistics per variable, in the order of the feature axis (see the module docstring)."""
 
 
@@ -84,8 +99,11 @@ class PosteriorFeatures:
             probs[some] = self.model.edge_probabilities(x[some, :, :, 0], x[some, :, :, 1] > 0, filled[some])
         spread = probs * (1.0 - probs)
         in_mass = probs.sum(axis=1)
-        stats = [in_mass, spread.sum(axis=1), probs.sum(axis=2), spread.sum(axis=2), np.log1p(counts)]
-        stats.append(in_mass / (1.0 + counts))
+        in_spread = spread.sum(axis=1)
+        stats = [in_mass, in_spread, probs.sum(axis=2), spread.sum(axis=2), np.log1p(counts), in_mass / (1.0 + counts)]
+        for per_target in (in_mass / (1.0 + counts), in_spread / (1.0 + counts)):
+            top = per_target.max(axis=1, keepdims=True)
+            stats.append(np.divide(per_target, top, out=np.zeros_like(per_target), where=top > 0))
         return np.stack(stats, axis=-1)
 
 

@@ -78,7 +78,8 @@ class AlternatingAttentionEncoder(nn.Module):
     :param value_transform: preprocessing of channel 0, see :func:`preprocess_history`
     :param n_members: number of independent encoders stacked in one batched computation
     :param posterior: a reward model name: add a linear map of its posterior's per-variable statistics
-        (:mod:`caasl_agents.common.posterior_features`) to every variable's embedding; None: the history only
+        (:mod:`caasl_agents.common.posterior_features`) to the embedding of every entry of the variable,
+        before the attention blocks; None: the history only
     """
 
     def __init__(
@@ -116,11 +117,10 @@ class AlternatingAttentionEncoder(nn.Module):
         """
         inputs, row_mask = preprocess_history(observations, self.value_transform)  # (B,N,d,2), (B,N)
         x = self.input_proj(inputs.unsqueeze(0), members)  # (E', B, N, d, D)
-        embeddings = alternating_attention(x, self.blocks, self.final_norm, row_mask, members)  # (E', B, d, D)
-        if self.posterior is None:
-            return embeddings
-        stats = self.posterior(observations)  # (B, d, S)
-        return embeddings + self.posterior_proj(stats.unsqueeze(0), members)
+        if self.posterior is not None:  # the same term on every row of a variable, before the attention
+            stats = self.posterior(observations)  # (B, d, S)
+            x = x + self.posterior_proj(stats.unsqueeze(0), members).unsqueeze(2)  # (E', B, 1, d, D)
+        return alternating_attention(x, self.blocks, self.final_norm, row_mask, members)
 
 
 class TransformerExtractor(BaseFeaturesExtractor):
