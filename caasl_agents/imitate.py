@@ -39,7 +39,13 @@ import torch as th
 from caasl_agents.common.cli import format_command, parse_config
 from caasl_agents.common.vec_env import make_vec_env
 from caasl_agents.evaluation import policy_record
-from caasl_agents.imitation import behaviour_clone, calibrate_decisions, collect_demonstrations, load_demonstrations
+from caasl_agents.imitation import (
+    TARGET_LOSSES,
+    behaviour_clone,
+    calibrate_decisions,
+    collect_demonstrations,
+    load_demonstrations,
+)
 from caasl_agents.redq import REDQ
 from caasl_agents.train import TrainConfig, _new_run_dir
 from caasl_gym.evaluation.seeds import TRAIN, VALIDATION, check_in_family
@@ -81,6 +87,9 @@ class ImitateConfig(TrainConfig):
     decision_weight: float = 1.0
     """weight of the class-balanced term that makes the deterministic design target as many variables as the
     expert (0: likelihood only; see caasl_agents.imitation.clone_loss)"""
+    target_loss: str = "gaussian"
+    """likelihood of the expert's targets: gaussian (of the +-1 action entries before the tanh) or bernoulli (of
+    the expert's design under the policy's sampled designs; see caasl_agents.imitation.clone_loss)"""
     calibrate: bool = True
     """shift the target means so the deterministic design targets the expert's share of variables on the
     held-out demonstrations (caasl_agents.imitation.calibrate_decisions), before each validation"""
@@ -97,6 +106,8 @@ class ImitateConfig(TrainConfig):
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.expert not in EXPERTS:
             raise ValueError(f"unknown expert {self.expert!r}; valid choices: {', '.join(EXPERTS)}")
+        if self.target_loss not in TARGET_LOSSES:
+            raise ValueError(f"unknown target_loss {self.target_loss!r}; valid choices: {', '.join(TARGET_LOSSES)}")
         if self.select_on not in SELECT_ON:
             raise ValueError(f"unknown select_on {self.select_on!r}; valid choices: {', '.join(SELECT_ON)}")
         starts = sorted(self.demo_seeds)
@@ -193,7 +204,7 @@ def imitate(cfg: ImitateConfig) -> Path:
     rng = np.random.default_rng([cfg.seed, 7])
     behaviour_clone(model.policy, obs, actions, epochs=cfg.epochs, batch_size=cfg.bc_batch_size,
                     learning_rate=cfg.bc_learning_rate, rng=rng,
-                    decision_weight=cfg.decision_weight, callback=select)  # fmt: skip
+                    decision_weight=cfg.decision_weight, target_loss=cfg.target_loss, callback=select)  # fmt: skip
     best = selected_epoch(pd.DataFrame(records), cfg.select_on)
     model = REDQ.load(ckpt_dir / f"epoch_{best}.zip", device="cpu")
     model.save(run_dir / "model.zip")

@@ -110,24 +110,54 @@ def load_demonstrations(folder: str | Path, episodes: range | None = None) -> tu
     return np.concatenate([p["obs"] for p in parts]), np.concatenate([p["actions"] for p in parts])
 
 
-def clone_loss(actor: th.nn.Module, obs: th.Tensor, actions: th.Tensor, decision_weight: float = 0.0) -> th.Tensor:
-    """Mean negative log-likelihood of ``actions`` ``(B, d, k)`` under the actor's Gaussian before the tanh,
-    plus ``decision_weight`` times a class-balanced logistic loss of the target means' signs.
+TARGET_LOSSES = ("gaussian", "bernoulli")
+"""Valid ``target_loss`` values of :func:`clone_loss` (see there)."""
 
-    The likelihood alone calibrates the *sampled* designs: a variable the expert targets with probability
-    ``p < 1/2`` gets a negative mean, so SB3's deterministic action (the tanh of the mean, the ``"mean"``
-    rule of :mod:`caasl_agents.redq.designs`) targets only the variables with ``p > 1/2``, far fewer than
-    the expert. The balanced logistic term (positives weighted by
-    the inverse of their share in the batch) moves that threshold to the expert's base rate, so the
+
+def clone_loss(
+    actor: th.nn.Module,
+    obs: th.Tensor,
+    actions: th.Tensor,
+    decision_weight: float = 0.0,
+    target_loss: str = "gaussian",
+) -> th.Tensor:
+    """Mean negative log-likelihood of ``actions`` ``(B, d, k)`` under the actor, plus ``decision_weight`` times a
+    class-balanced logistic loss of the target means' signs.
+
+    ``target_loss`` is how the expert's targets (column 0) enter the likelihood:
+
+    * ``"gaussian"``: every entry's Gaussian likelihood before the tanh (``atanh`` of the clipped action), the
+      targets' ``±1`` included, and every variable's value;
+    * ``"bernoulli"``: the likelihood of the expert's *design* under the policy's sampled designs: variable ``i``
+      is a target with probability ``p_i = Phi(mean_i0 / std_i0)``, so column 0 adds
+      ``-[t_i log p_i + (1 - t_i) log(1 - p_i)]``; the values (the other columns) add their Gaussian likelihood
+      for the expert's targets only (the environments ignore a non-target's value).
+
+    With ``"gaussian"`` the likelihood calibrates the sampled designs poorly when the expert targets few
+    variables: a variable the expert targets with probability ``p < 1/2`` gets a negative mean, so SB3's
+    deterministic action (the tanh of the mean, the ``"mean"`` rule of :mod:`caasl_agents.redq.designs`) targets
+    only the variables with ``p > 1/2``, far fewer than the expert. The balanced logistic term (positives
+    weighted by the inverse of their share in the batch) moves that threshold to the expert's base rate, so the
     deterministic design targets about as many variables as the expert, its likeliest ones.
+
+    Raises:
+        ValueError: an unknown ``target_loss``.
     """
+    if target_loss not in TARGET_LOSSES:
+        raise ValueError(f"unknown target_loss {target_loss!r}; valid choices: {', '.join(TARGET_LOSSES)}")
     mean, log_std, _ = actor.get_action_dist_params(obs)  # (B, d k) each
     target = th.atanh(actions.reshape(mean.shape).clamp(-1 + CLIP, 1 - CLIP))
-    nll = 0.5 * ((target - mean) / log_std.exp()) ** 2 + log_std + 0.5 * math.log(2 * math.pi)
-    loss = nll.sum(dim=1).mean()
+    nll = 0.5 * ((target - mean) / log_std.exp()) ** 2 + log_std + 0.5 * math.log(2 * math.pi)  # (B, d k)
+    chosen = (actions[..., 0] > 0).to(mean.dtype)  # (B, d)
+    if target_loss == "bernoulli":
+        z = (mean / log_std.exp()).reshape(actions.shape)[..., 0]  # (B, d): p_i = Phi(z_i)
+        design = -(chosen * th.special.log_ndtr(z) + (1 - chosen) * th.special.log_ndtr(-z))
+        values = (nll.reshape(actions.shape)[..., 1:] * chosen.unsqueeze(-1)).sum(dim=-1)  # (B, d)
+        loss = (design + values).sum(dim=1).mean()
+    else:
+        loss = nll.sum(dim=1).mean()
     if decision_weight:
         logit = mean.reshape(actions.shape)[..., 0]  # (B, d) target means
-        chosen = (actions[..., 0] > 0).to(logit.dtype)
         share = chosen.mean().clamp(1e-3, 1 - 1e-3)
         bce = chosen * th.nn.functional.softplus(-logit) / share + (1 - chosen) * th.nn.functional.softplus(logit) / (
             1 - share
@@ -178,6 +208,7 @@ def behaviour_clone(
     rng: np.random.Generator,
     validation: float = 0.1,
     decision_weight: float = 0.0,
+    target_loss: str = "gaussian",
     callback: Any = None,
 ) -> list[dict[str, float]]:
     """Fit the actor of ``policy`` to the demonstrations (the critics are left alone).
@@ -191,6 +222,7 @@ def behaviour_clone(
         rng: shuffles the split and the batches (the only source of randomness).
         validation: fraction of the demonstrations (whole shards' worth, taken from the end) held out.
         decision_weight: weight of the balanced decision term of :func:`clone_loss` (0: likelihood only).
+        target_loss: the likelihood of the expert's targets, one of :data:`TARGET_LOSSES` (:func:`clone_loss`).
         callback: called as ``callback(epoch, record)`` after every epoch (e.g. to checkpoint).
 
     Returns:
@@ -208,7 +240,7 @@ def behaviour_clone(
         losses = []
         for idx in _batches(split, batch_size, rng):
             loss = clone_loss(actor, th.as_tensor(obs[idx], device=device),
-                              th.as_tensor(actions[idx], device=device), decision_weight)  # fmt: skip
+                              th.as_tensor(actions[idx], device=device), decision_weight, target_loss)  # fmt: skip
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -217,7 +249,8 @@ def behaviour_clone(
         with th.no_grad():
             val = [
                 float(clone_loss(actor, th.as_tensor(obs[s : s + 256], device=device),
-                                 th.as_tensor(actions[s : s + 256], device=device))) * len(obs[s : s + 256])
+                                 th.as_tensor(actions[s : s + 256], device=device), target_loss=target_loss))
+                * len(obs[s : s + 256])
                 for s in range(split, len(obs), 256)
             ]  # fmt: skip
         record = {"epoch": epoch, "train_nll": float(np.mean(losses)), "val_nll": sum(val) / max(n_val, 1)}

@@ -7,13 +7,21 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch as th
 
 from caasl_agents import predict_any_d
 from caasl_agents.common.vec_env import make_vec_env
 from caasl_agents.imitate import ImitateConfig, imitate, selected_epoch
-from caasl_agents.imitation import behaviour_clone, calibrate_decisions, collect_demonstrations, load_demonstrations
+from caasl_agents.imitation import (
+    behaviour_clone,
+    calibrate_decisions,
+    clone_loss,
+    collect_demonstrations,
+    load_demonstrations,
+)
 from caasl_agents.pretrained.export import export
 from caasl_agents.redq import REDQ
+from caasl_agents.redq.designs import target_probabilities
 from caasl_agents.train import TrainConfig
 
 TINY = dict(num_nodes=4, n_initial=6, budget=3, reward_model="linear")
@@ -62,6 +70,54 @@ def test_the_clone_reproduces_its_expert(tmp_path):
     assert abs(share - 0.25) < 0.05
     targeted = actions[:5, :, 0] > 0
     np.testing.assert_allclose(predicted[:5, :, 1][targeted], 0.5, atol=0.1)
+
+
+class FixedActor(th.nn.Module):
+    """An actor stand-in with given Gaussian parameters ``(B, d·k)``."""
+
+    def __init__(self, mean, log_std):
+        super().__init__()
+        self.mean, self.log_std = mean, log_std
+
+    def get_action_dist_params(self, obs):
+        return self.mean, self.log_std, {}
+
+
+def test_the_bernoulli_target_loss_is_the_likelihood_of_the_sampled_design():
+    # d = 2, k = 2: variable 0 targeted (value 0.5), variable 1 not (its value must not matter)
+    mean = th.tensor([[0.3, 0.2, -0.4, 0.9]])
+    log_std = th.tensor([[0.1, -0.2, 0.3, 0.0]])
+    actions = th.tensor([[[1.0, 0.5], [-1.0, -0.7]]])
+    p = th.distributions.Normal(0.0, 1.0).cdf(mean[0, [0, 2]] / log_std[0, [0, 2]].exp())
+    value = th.distributions.Normal(mean[0, 1], log_std[0, 1].exp()).log_prob(th.atanh(th.tensor(0.5)))
+    expected = -(th.log(p[0]) + th.log(1 - p[1]) + value)
+    loss = clone_loss(FixedActor(mean, log_std), None, actions, target_loss="bernoulli")
+    th.testing.assert_close(loss, expected)
+    other = actions.clone()
+    other[0, 1, 1] = 0.9  # a non-target's value
+    th.testing.assert_close(clone_loss(FixedActor(mean, log_std), None, other, target_loss="bernoulli"), expected)
+    assert not th.isclose(
+        clone_loss(FixedActor(mean, log_std), None, other), clone_loss(FixedActor(mean, log_std), None, actions)
+    )
+    with pytest.raises(ValueError, match="unknown target_loss 'hinge'; valid choices: gaussian, bernoulli"):
+        clone_loss(FixedActor(mean, log_std), None, actions, target_loss="hinge")
+    with pytest.raises(ValueError, match="unknown target_loss"):
+        ImitateConfig(env="SergioKnockout-v0", target_loss="hinge")
+
+
+def test_the_bernoulli_clone_matches_its_experts_design_probabilities(tmp_path):
+    collect_demonstrations("CausalLinear-v0", TargetUntried(), range(0, 8), tmp_path, env_kwargs=TINY, progress=False)
+    obs, actions = load_demonstrations(tmp_path)
+    venv = make_vec_env("CausalLinear-v0", 1, seed=0, env_kwargs=TINY)
+    model = REDQ("TransformerPolicy", venv, **TrainConfig(**ARCH).model_kwargs())
+    behaviour_clone(model.policy, obs, actions, epochs=40, batch_size=8, learning_rate=3e-3,
+                    rng=np.random.default_rng(0), target_loss="bernoulli")  # fmt: skip
+    with th.no_grad():
+        mean, log_std, _ = model.policy.actor.get_action_dist_params(th.as_tensor(obs))
+    p = target_probabilities(mean, log_std, 2).numpy()  # (S, d)
+    targeted = actions[..., 0] > 0
+    assert p[targeted].mean() > 0.8 and p[~targeted].mean() < 0.2
+    venv.close()
 
 
 def test_cli_writes_a_selected_run(tmp_path):
