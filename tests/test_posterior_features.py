@@ -84,6 +84,19 @@ def test_the_cache_returns_the_same_features_only_for_the_same_unmodified_tensor
         th.testing.assert_close(features(inference), first)
 
 
+def test_a_copied_or_pickled_encoder_shares_the_models_features(histories):
+    import copy
+    import pickle
+
+    encoder = AlternatingAttentionEncoder(8, 1, 2, 1, value_transform="log1p_standardize", posterior="sergio")
+    obs = th.as_tensor(histories)
+    with th.no_grad():
+        expected = encoder(obs)
+        for clone in (copy.deepcopy(encoder), pickle.loads(pickle.dumps(encoder))):
+            assert clone.posterior is posterior_features("sergio")
+            th.testing.assert_close(clone(obs), expected)
+
+
 def test_unknown_model_names_fail_clearly():
     with pytest.raises(ValueError, match="unknown reward model 'nope'"):
         PosteriorFeatures("nope")

@@ -75,6 +75,10 @@ class PosteriorFeatures:
         self.name = name
         self._recent: deque[tuple[weakref.ref, int, np.ndarray]] = deque(maxlen=4)
 
+    def __reduce__(self) -> tuple:
+        """Pickled (and deep-copied) as its name: the copy is the process's shared instance of that model."""
+        return posterior_features, (self.name,)
+
     def __call__(self, obs: th.Tensor) -> th.Tensor:
         """
         :param obs: histories ``(B, N, d, 3)`` (channel 1 the intervention indicator, channel 2 the filled rows)
