@@ -19,10 +19,10 @@ statistics of :data:`FEATURE_NAMES`:
 They are sums or maxima over the variables and do not depend on their order, so the encoders stay
 equivariant to permutations of the variables and run at any ``d``. The encoder adds a linear map of them
 to the embedding of every entry of the variable *before* its attention blocks, so attention across the
-variables can compare them too. The policy still reads only the history:
-the reward model is part of the method (it is package data, as the environments' rewards are), not a view of
-the hidden graph. The model is not a submodule: it is not trained and not saved in the policy's zip, which
-stores its name; loading the zip loads the model by that name.
+variables can compare them too. The policy still reads only the history: the reward model is part of the
+method (it is package data, as the environments' rewards are), not a view of the hidden graph. The model is
+not a submodule: it is not trained and not saved in the policy's zip, which stores its name; loading the zip
+loads the model by that name.
 
 Each gradient step of REDQ encodes the same sampled batch with the actor and the critics; the features of the
 last few tensors are kept (by identity, while the tensor is alive and unmodified), so the reward model runs
@@ -104,8 +104,9 @@ class PosteriorFeatures:
         spread = probs * (1.0 - probs)
         in_mass = probs.sum(axis=1)
         in_spread = spread.sum(axis=1)
-        stats = [in_mass, in_spread, probs.sum(axis=2), spread.sum(axis=2), np.log1p(counts), in_mass / (1.0 + counts)]
-        for per_target in (in_mass / (1.0 + counts), in_spread / (1.0 + counts)):
+        parents = in_mass / (1.0 + counts)  # Posterior-parents' score
+        stats = [in_mass, in_spread, probs.sum(axis=2), spread.sum(axis=2), np.log1p(counts), parents]
+        for per_target in (parents, in_spread / (1.0 + counts)):
             top = per_target.max(axis=1, keepdims=True)
             stats.append(np.divide(per_target, top, out=np.zeros_like(per_target), where=top > 0))
         return np.stack(stats, axis=-1)
