@@ -40,9 +40,9 @@ from caasl_agents.common.cli import format_command, parse_config
 from caasl_agents.common.vec_env import make_vec_env
 from caasl_agents.evaluation import policy_record
 from caasl_agents.imitation import (
-    TARGET_LOSSES,
     behaviour_clone,
     calibrate_decisions,
+    check_target_loss,
     collect_demonstrations,
     load_demonstrations,
 )
@@ -106,8 +106,7 @@ class ImitateConfig(TrainConfig):
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.expert not in EXPERTS:
             raise ValueError(f"unknown expert {self.expert!r}; valid choices: {', '.join(EXPERTS)}")
-        if self.target_loss not in TARGET_LOSSES:
-            raise ValueError(f"unknown target_loss {self.target_loss!r}; valid choices: {', '.join(TARGET_LOSSES)}")
+        check_target_loss(self.target_loss)
         if self.select_on not in SELECT_ON:
             raise ValueError(f"unknown select_on {self.select_on!r}; valid choices: {', '.join(SELECT_ON)}")
         starts = sorted(self.demo_seeds)

@@ -114,6 +114,13 @@ TARGET_LOSSES = ("gaussian", "bernoulli")
 """Valid ``target_loss`` values of :func:`clone_loss` (see there)."""
 
 
+def check_target_loss(target_loss: str) -> str:
+    """Return ``target_loss`` if it is one of :data:`TARGET_LOSSES`, else raise ``ValueError``."""
+    if target_loss not in TARGET_LOSSES:
+        raise ValueError(f"unknown target_loss {target_loss!r}; valid choices: {', '.join(TARGET_LOSSES)}")
+    return target_loss
+
+
 def clone_loss(
     actor: th.nn.Module,
     obs: th.Tensor,
@@ -143,8 +150,7 @@ def clone_loss(
     Raises:
         ValueError: an unknown ``target_loss``.
     """
-    if target_loss not in TARGET_LOSSES:
-        raise ValueError(f"unknown target_loss {target_loss!r}; valid choices: {', '.join(TARGET_LOSSES)}")
+    check_target_loss(target_loss)
     mean, log_std, _ = actor.get_action_dist_params(obs)  # (B, d k) each
     target = th.atanh(actions.reshape(mean.shape).clamp(-1 + CLIP, 1 - CLIP))
     nll = 0.5 * ((target - mean) / log_std.exp()) ** 2 + log_std + 0.5 * math.log(2 * math.pi)  # (B, d k)

@@ -221,7 +221,8 @@ class TrainConfig:
 
 def _check_posterior_features(name: str, env: str) -> None:
     """Raise ``ValueError`` unless ``name`` is a reward model of ``env``'s domain (unknown ids pass: no domain)."""
-    from caasl_gym.reward.loading import EXACT_MODEL, SHIPPED_MODELS, load_reward_model
+    from caasl_gym.envs.scoring import resolve_reward_model
+    from caasl_gym.reward.loading import EXACT_MODEL, SHIPPED_MODELS, RewardWeightsError
 
     if name == EXACT_MODEL:
         raise ValueError("posterior_features 'exact' is not supported (it is linear-only and costly); use 'linear'")
@@ -230,8 +231,8 @@ def _check_posterior_features(name: str, env: str) -> None:
     except ValueError:
         return
     try:
-        model = load_reward_model(name)
-    except Exception as err:
+        model = resolve_reward_model(name)  # cached: the encoders reuse this load
+    except (RewardWeightsError, ValueError) as err:
         raise ValueError(
             f"posterior_features {name!r}: {err} (shipped: {', '.join(SHIPPED_MODELS)}, or a weights path)"
         ) from None
