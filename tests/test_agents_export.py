@@ -44,6 +44,8 @@ def test_export_writes_a_loadable_policy_with_its_sidecar(run_dir, tmp_path):
     assert sidecar["trained_on"] == TOY and sidecar["source"].endswith("model.zip")
     assert sidecar["eval"]["episodes"] == 6 and np.isfinite(sidecar["eval"]["gain"])
     assert sidecar["eval"]["seed_base"] == 1_000_000 and sidecar["eval"]["designs"] == "sampled"
+    both = sidecar["eval_deterministic"]  # both action modes, on the same validation episodes
+    assert both["designs"] == "deterministic" and both["random_score"] == sidecar["eval"]["random_score"]
     assert len(sidecar["sha256"]) == 64 and sidecar["size_bytes"] == (tmp_path / "Toy-v0.zip").stat().st_size
     # the recorded command reproduces the run's configuration
     import shlex

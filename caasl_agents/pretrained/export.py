@@ -59,9 +59,10 @@ def train_fields(cfg: TrainConfig) -> set[str]:
     return {f.name for f in dataclasses.fields(cfg)}
 
 
-def _validation(model: REDQ, cfg: TrainConfig, episodes: int) -> dict[str, Any]:
-    """:func:`~caasl_agents.evaluation.policy_record` (sampled designs) on the run's validation episodes."""
-    return policy_record(model, cfg.env, episodes, cfg.eval_seed, cfg.env_kwargs)
+def _validation(model: REDQ, cfg: TrainConfig, episodes: int, deterministic: bool = False) -> dict[str, Any]:
+    """:func:`~caasl_agents.evaluation.policy_record` (sampled or deterministic designs) on the run's validation
+    episodes."""
+    return policy_record(model, cfg.env, episodes, cfg.eval_seed, cfg.env_kwargs, deterministic)
 
 
 def select_checkpoint(run_dir: str | os.PathLike, episodes: int = 100) -> tuple[int, list[dict[str, Any]]]:
@@ -201,8 +202,9 @@ def export(
         record["eval"] = next(
             {k: v for k, v in r.items() if k != "num_timesteps"} for r in selection if r["num_timesteps"] == checkpoint
         )
-    elif eval_episodes:
+    elif eval_episodes:  # both action modes, on the same episodes
         record["eval"] = _validation(model, cfg, eval_episodes)
+        record["eval_deterministic"] = _validation(model, cfg, eval_episodes, deterministic=True)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"{name}.zip"
