@@ -91,7 +91,7 @@ def pack_demonstrations(folder: str | os.PathLike, out: str | os.PathLike, env_k
     paths = sorted(folder.glob("demos_*.npz"))
     if not paths:
         raise FileNotFoundError(f"{folder}: no demos_*.npz shards")
-    starts, lengths, actions, digests = [], [], [], []
+    starts, actions, digests = [], [], []
     for path in paths:
         start = int(path.stem.split("_")[1])
         with np.load(path) as shard:
@@ -99,7 +99,10 @@ def pack_demonstrations(folder: str | os.PathLike, out: str | os.PathLike, env_k
         digest = obs_digest(obs)
         if obs_digest(replay_shard(meta["env"], env_kwargs, start, act)) != digest:
             raise ValueError(f"{path}: replaying its actions does not reproduce its observations; not packed")
-        starts.append(start), lengths.append(len(act)), actions.append(act), digests.append(digest)
+        starts.append(start)
+        actions.append(act)
+        digests.append(digest)
+    lengths = [len(a) for a in actions]
     info = {"format": FORMAT, **meta, "replay_env_kwargs": env_kwargs, "shards": len(paths),
             "designs": int(sum(lengths))}  # fmt: skip
     out = Path(out)
@@ -140,7 +143,7 @@ def unpack_demonstrations(archive: str | os.PathLike, folder: str | os.PathLike)
     meta_path.write_text(json.dumps(meta, indent=2))
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     written = 0
-    for start, lo, hi, digest in zip(starts.tolist(), offsets[:-1], offsets[1:], digests):
+    for start, lo, hi, digest in zip(starts.tolist(), offsets[:-1], offsets[1:], digests, strict=True):
         path = shard_path(folder, start)
         if path.is_file():
             with np.load(path) as shard:
