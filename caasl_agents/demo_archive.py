@@ -2,7 +2,7 @@
 
 A folder of demonstration shards (:func:`caasl_agents.imitation.collect_demonstrations`) is large, about
 7 KB of observations per design at ``d = 10``, and costly to make: the greedy exact-posterior designer takes
-about 2 CPU-seconds per design, so the 5,200 designs of the shipped linear clone take 80 minutes on the
+about 2 CPU-seconds per design, so the 5,200 designs of the shipped linear clone took 85 minutes on the
 2-core machine. ``runs/`` is git-ignored and lost between sessions. Yet the observations are a deterministic
 function of the environment, its kwargs, the episode seeds and the actions. An archive therefore keeps the
 actions only (80 bytes per design at ``d = 10``), the shard layout and a sha256 of every shard's
@@ -27,7 +27,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from caasl_agents.imitation import shard_path
+from caasl_agents.imitation import play_shard, shard_path
 from caasl_gym.registration import config_for, domain_of
 
 FORMAT = 1
@@ -40,10 +40,25 @@ def obs_digest(obs: np.ndarray) -> str:
     return hashlib.sha256(repr(obs.shape).encode() + obs.tobytes()).hexdigest()
 
 
+class _Recorded:
+    """A strategy that plays recorded actions ``(S, d, k)``, ``size`` copies per step, in order."""
+
+    name = "recorded"
+
+    def __init__(self, actions: np.ndarray, size: int) -> None:
+        self.actions, self.size, self.step = actions, size, 0
+
+    def act(self, obs: np.ndarray, rngs: Any) -> np.ndarray:
+        if self.step * self.size >= len(self.actions):
+            raise ValueError(f"the episodes did not end after the {self.step} recorded steps")
+        self.step += 1
+        return self.actions[(self.step - 1) * self.size : self.step * self.size]
+
+
 def replay_shard(env_id: str, env_kwargs: dict[str, Any], start: int, actions: np.ndarray) -> np.ndarray:
     """The observations ``(S, N, d, 3)`` that the actions ``(S, d, k)`` of the shard of episodes ``start ...``
-    met when they were collected (one vector env of ``S / T`` copies, reset with ``seed=start``, stepped until
-    every episode ends), step by step as :func:`~caasl_agents.imitation.collect_demonstrations` stored them.
+    met when they were collected: :func:`~caasl_agents.imitation.play_shard`, the collection's own loop, with
+    the recorded actions as the expert.
 
     Raises:
         ValueError: the actions do not fill whole episodes of the env's budget, or do not fit its action space.
@@ -52,21 +67,16 @@ def replay_shard(env_id: str, env_kwargs: dict[str, Any], start: int, actions: n
     if actions.ndim != 3 or actions.shape[0] % budget:
         raise ValueError(f"shard {start}: actions {actions.shape} are not whole episodes of budget {budget} (S, d, k)")
     size = actions.shape[0] // budget
-    venv = gym.make_vec(env_id, num_envs=size, **env_kwargs)
-    try:
-        if actions.shape[1:] != venv.single_action_space.shape:
-            raise ValueError(f"shard {start}: actions {actions.shape[1:]} per design, the env takes "
-                             f"{venv.single_action_space.shape}")  # fmt: skip
-        obs, _ = venv.reset(seed=start)
-        steps = []
-        for t in range(budget):
-            steps.append(obs.astype(np.float32))
-            obs, _, terminated, truncated, _ = venv.step(actions[t * size : (t + 1) * size])
-        if not np.all(terminated | truncated):
-            raise ValueError(f"shard {start}: the episodes did not end after {budget} steps")
-    finally:
-        venv.close()
-    return np.concatenate(steps)
+    env = gym.make(env_id, **env_kwargs)
+    shape = env.action_space.shape
+    env.close()
+    if actions.shape[1:] != shape:
+        raise ValueError(f"shard {start}: actions {actions.shape[1:]} per design, the env takes {shape}")
+    recorded = _Recorded(actions, size)
+    obs, _ = play_shard(env_id, recorded, start, size, env_kwargs)
+    if recorded.step != budget:
+        raise ValueError(f"shard {start}: the episodes ended after {recorded.step} of {budget} recorded steps")
+    return obs
 
 
 def pack_demonstrations(folder: str | os.PathLike, out: str | os.PathLike, env_kwargs: dict[str, Any]) -> dict:
@@ -103,8 +113,8 @@ def pack_demonstrations(folder: str | os.PathLike, out: str | os.PathLike, env_k
         actions.append(act)
         digests.append(digest)
     lengths = [len(a) for a in actions]
-    info = {"format": FORMAT, **meta, "replay_env_kwargs": env_kwargs, "shards": len(paths),
-            "designs": int(sum(lengths))}  # fmt: skip
+    info = {"format": FORMAT, "env": meta["env"], "expert": meta.get("expert"), "expert_json": meta,
+            "replay_env_kwargs": env_kwargs, "shards": len(paths), "designs": int(sum(lengths))}  # fmt: skip
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, meta=np.array(json.dumps(info)), starts=np.array(starts, dtype=np.int64),
@@ -133,9 +143,12 @@ def unpack_demonstrations(archive: str | os.PathLike, folder: str | os.PathLike)
         raise ValueError(f"{archive}: not a demonstrations archive of caasl_agents.demo_archive ({err})") from None
     if info.get("format") != FORMAT:
         raise ValueError(f"{archive}: archive format {info.get('format')!r}, this version reads {FORMAT}")
+    missing = {"expert_json", "env", "replay_env_kwargs"} - set(info)
+    if missing:
+        raise ValueError(f"{archive}: its metadata lacks {', '.join(sorted(missing))} (corrupt archive)")
     if len(starts) != len(lengths) or len(starts) != len(digests) or int(lengths.sum()) != len(actions):
         raise ValueError(f"{archive}: its shard table disagrees with its {len(actions)} actions (corrupt archive)")
-    meta = {k: info[k] for k in ("env", "env_kwargs", "expert", "expert_samples", "expert_candidates") if k in info}
+    meta = info["expert_json"]
     folder.mkdir(parents=True, exist_ok=True)
     meta_path = folder / "expert.json"
     if meta_path.is_file() and json.loads(meta_path.read_text()) != meta:

@@ -75,8 +75,30 @@ def collect_demonstrations(
 
         bar = tqdm(total=len(starts), unit="shard", desc=f"demonstrations of {expert.name}", dynamic_ncols=True)
     for start in starts:
-        size = min(shard_episodes, episodes.stop - start)
-        venv = gym.make_vec(env_id, num_envs=size, **(env_kwargs or {}))
+        obs, actions = play_shard(env_id, expert, start, min(shard_episodes, episodes.stop - start), env_kwargs)
+        tmp = folder / f".tmp_{os.getpid()}_{start}.npz"  # private to this process: two may share a folder
+        np.savez(tmp, obs=obs, actions=actions)
+        tmp.replace(shard_path(folder, start))
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return len(starts)
+
+
+def play_shard(
+    env_id: str, expert: Strategy, start: int, size: int, env_kwargs: dict[str, Any] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """One shard: ``expert`` on the episodes ``start .. start + size - 1``, run as one vector env reset with
+    ``seed=start`` until every episode ends (the expert's generators from
+    :func:`~caasl_gym.evaluation.seeds.strategy_rngs`; an expert with ``bind(env)`` gets the env after the reset).
+
+    Returns:
+        Observations ``(S, N, d, 3)`` and actions ``(S, d, k)`` float32, step-major (the ``size`` episodes of
+        step 0, then of step 1, ...), ``S = size * T``.
+    """
+    venv = gym.make_vec(env_id, num_envs=size, **(env_kwargs or {}))
+    try:
         rngs = strategy_rngs(range(start, start + size))
         obs, _ = venv.reset(seed=start)
         bind_env(expert, venv.unwrapped)  # a privileged teacher (caasl_gym.evaluation.probe) reads the hidden models
@@ -87,15 +109,9 @@ def collect_demonstrations(
             all_actions.append(action)
             obs, _, terminated, truncated, _ = venv.step(action)
             done = bool(np.all(terminated | truncated))
+    finally:
         venv.close()
-        tmp = folder / f".tmp_{os.getpid()}_{start}.npz"  # private to this process: two may share a folder
-        np.savez(tmp, obs=np.concatenate(all_obs), actions=np.concatenate(all_actions))
-        tmp.replace(shard_path(folder, start))
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
-    return len(starts)
+    return np.concatenate(all_obs), np.concatenate(all_actions)
 
 
 def load_demonstrations(folder: str | Path, episodes: range | None = None) -> tuple[np.ndarray, np.ndarray]:
