@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import torch as th
 
+from caasl_agents.common.posterior_features import check_feature_names
 from caasl_gym.evaluation.seeds import VALIDATION
 from caasl_gym.registration import domain_of
 
@@ -130,6 +131,9 @@ class TrainConfig:
     posterior_features: str = ""
     """reward model whose edge-posterior statistics every encoder also reads (caasl_agents.common.posterior_features;
     e.g. sergio; "" for none: the history only)"""
+    posterior_stats: list[str] = field(default_factory=list)
+    """which of those statistics the encoders read (names of caasl_agents.common.posterior_features.FEATURE_NAMES;
+    empty: all)"""
     pi_arch: list[int] = field(default_factory=lambda: [128, 128])
     """hidden widths of the per-variable actor head (official CAASL: 128 128)"""
     qf_arch: list[int] = field(default_factory=lambda: [128, 128])
@@ -161,6 +165,10 @@ class TrainConfig:
             raise ValueError(f"checkpoint_minutes must be >= 0, got {self.checkpoint_minutes}")
         if self.posterior_features:
             _check_posterior_features(self.posterior_features, self.env)
+        if self.posterior_stats:
+            if not self.posterior_features:
+                raise ValueError("posterior_stats needs posterior_features (the reward model the statistics come from)")
+            check_feature_names(self.posterior_stats)
         if self.preset not in ("auto", *PRESETS):
             raise ValueError(f"preset must be one of auto, {', '.join(PRESETS)}; got {self.preset!r}")
 
@@ -177,7 +185,9 @@ class TrainConfig:
 
     def policy_kwargs(self) -> dict[str, Any]:
         """``policy_kwargs`` of the :class:`~caasl_agents.redq.policies.TransformerPolicy`."""
-        posterior = {"posterior": self.posterior_features} if self.posterior_features else {}
+        posterior: dict[str, Any] = {"posterior": self.posterior_features} if self.posterior_features else {}
+        if self.posterior_stats:
+            posterior["posterior_stats"] = list(check_feature_names(self.posterior_stats))
         return dict(
             n_critics=self.n_critics,
             critic_encoder=self.critic_encoder,

@@ -135,6 +135,39 @@ def test_encoder_with_posterior_stays_equivariant_and_runs_at_any_d(histories):
     assert not any("model" in k for k in encoder.state_dict())  # the reward model is not part of the weights
 
 
+def test_an_encoder_reading_a_subset_is_the_full_encoder_with_the_other_columns_unused(histories):
+    subset = ["in_uncertainty", "log_targeted", "in_mass_per_target_vs_max"]
+    th.manual_seed(0)
+    part = AlternatingAttentionEncoder(16, 1, 2, 2, value_transform="log1p_standardize", posterior="sergio",
+                                       posterior_stats=subset[::-1])  # fmt: skip
+    assert part.posterior_proj.weight.shape == (1, 3, 16)  # (members, statistics, embedding)
+    full = AlternatingAttentionEncoder(16, 1, 2, 2, value_transform="log1p_standardize", posterior="sergio")
+    state = part.state_dict()
+    columns = [FEATURE_NAMES.index(name) for name in subset]  # the subset is read in FEATURE_NAMES order
+    wide = th.zeros(1, len(FEATURE_NAMES), 16)
+    wide[:, columns] = state["posterior_proj.weight"]
+    full.load_state_dict({**state, "posterior_proj.weight": wide})
+    obs = th.as_tensor(histories)
+    with th.no_grad():
+        th.testing.assert_close(part(obs), full(obs))
+        assert part(obs[:, :, :6]).shape == (1, 2, 6, 16)
+
+
+@pytest.mark.parametrize(
+    ("stats", "features", "message"),
+    [(["in_mass", "nope"], "sergio", "unknown posterior statistics \\['nope'\\]; valid choices: in_mass"),
+     (["in_mass", "in_mass"], "sergio", "must not repeat"),
+     (["in_mass"], "", "posterior_stats needs posterior_features")],
+)  # fmt: skip
+def test_train_config_checks_the_posterior_statistics(stats, features, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(env="SergioKnockout-v0", posterior_features=features, posterior_stats=stats)
+    kwargs = TrainConfig(env="SergioKnockout-v0", posterior_features="sergio", posterior_stats=["out_mass", "in_mass"])
+    assert kwargs.policy_kwargs()["features_extractor_kwargs"]["posterior_stats"] == ["in_mass", "out_mass"]
+    kwargs = TrainConfig(env="SergioKnockout-v0", posterior_features="sergio").policy_kwargs()
+    assert "posterior_stats" not in kwargs["features_extractor_kwargs"]  # all of them, as zips saved before
+
+
 def test_extractor_passes_the_posterior_on(histories):
     space = spaces.Box(0, np.inf, histories.shape[1:], np.float32)
     extractor = TransformerExtractor(space, features_dim=8, n_layers=1, n_heads=2, posterior="sergio")
@@ -142,11 +175,13 @@ def test_extractor_passes_the_posterior_on(histories):
     assert extractor(th.as_tensor(histories)).shape == (2, 10, 8)
 
 
-def test_a_policy_with_posterior_features_trains_saves_and_loads(tmp_path, histories):
+@pytest.mark.parametrize("stats", [[], ["out_uncertainty", "log_targeted"]])
+def test_a_policy_with_posterior_features_trains_saves_and_loads(tmp_path, histories, stats):
     from caasl_agents.common.vec_env import make_vec_env
     from caasl_agents.redq import REDQ
 
-    cfg = TrainConfig(env="SergioKnockout-v0", posterior_features="sergio", batch_size=8, learning_starts=8,
+    cfg = TrainConfig(env="SergioKnockout-v0", posterior_features="sergio", posterior_stats=stats,
+                      batch_size=8, learning_starts=8,
                       n_critics=2, critic_encoder="shared", embed_dim=8, n_layers=1, n_heads=2, ff_mult=1,
                       n_envs=2, pi_arch=[16], qf_arch=[16])  # fmt: skip
     venv = make_vec_env(cfg.env, 2, seed=0)
@@ -156,6 +191,9 @@ def test_a_policy_with_posterior_features_trains_saves_and_loads(tmp_path, histo
     model.save(tmp_path / "m.zip")
     loaded = REDQ.load(tmp_path / "m.zip", device="cpu")
     assert loaded.policy.actor.features_extractor.encoder.posterior.name == "sergio"
+    n_stats = len(stats) or len(FEATURE_NAMES)
+    for encoder in (loaded.policy.actor.features_extractor.encoder, loaded.critic.encoder):
+        assert encoder.posterior_proj.weight.shape[1] == n_stats
     a, _ = model.predict(histories, deterministic=True)
     b, _ = loaded.predict(histories, deterministic=True)
     np.testing.assert_array_equal(a, b)

@@ -51,6 +51,22 @@ FEATURE_NAMES = (
 """The statistics per variable, in the order of the feature axis (see the module docstring)."""
 
 
+def check_feature_names(names: tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    """The statistics an encoder reads: ``names`` in :data:`FEATURE_NAMES` order, or all of them for None / empty.
+
+    Raises:
+        ValueError: an unknown or repeated name (the message lists the valid ones).
+    """
+    if not names:
+        return FEATURE_NAMES
+    unknown = [n for n in names if n not in FEATURE_NAMES]
+    if unknown:
+        raise ValueError(f"unknown posterior statistics {unknown}; valid choices: {', '.join(FEATURE_NAMES)}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"posterior statistics must not repeat, got {list(names)}")
+    return tuple(n for n in FEATURE_NAMES if n in names)
+
+
 class PosteriorFeatures:
     """Statistics ``(B, d, len(FEATURE_NAMES))`` of the reward model ``name``'s posterior of histories.
 

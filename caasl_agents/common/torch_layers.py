@@ -11,13 +11,14 @@ channel 1 the intervention indicator and channel 2 one for filled rows, zero for
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
-from caasl_agents.common.posterior_features import FEATURE_NAMES, posterior_features
+from caasl_agents.common.posterior_features import FEATURE_NAMES, check_feature_names, posterior_features
 from caasl_gym.reward.layers import AttentionBlock, EnsembleLayerNorm, EnsembleLinear, alternating_attention
 from caasl_gym.reward.preprocessing import VALUE_TRANSFORMS, ValueTransform, preprocess_history
 
@@ -80,6 +81,8 @@ class AlternatingAttentionEncoder(nn.Module):
     :param posterior: a reward model name: add a linear map of its posterior's per-variable statistics
         (:mod:`caasl_agents.common.posterior_features`) to the embedding of every entry of the variable,
         before the attention blocks; None: the history only
+    :param posterior_stats: the names of the statistics read (a subset of
+        :data:`~caasl_agents.common.posterior_features.FEATURE_NAMES`); None: all of them
     """
 
     def __init__(
@@ -92,6 +95,7 @@ class AlternatingAttentionEncoder(nn.Module):
         value_transform: ValueTransform = "standardize",
         n_members: int = 1,
         posterior: str | None = None,
+        posterior_stats: Sequence[str] | None = None,
     ):
         super().__init__()
         if value_transform not in VALUE_TRANSFORMS:
@@ -107,7 +111,9 @@ class AlternatingAttentionEncoder(nn.Module):
         )
         self.final_norm = EnsembleLayerNorm(n_members, embed_dim)
         self.posterior = posterior_features(posterior) if posterior else None
-        self.posterior_proj = EnsembleLinear(n_members, len(FEATURE_NAMES), embed_dim) if posterior else None
+        stats = check_feature_names(None if posterior_stats is None else list(posterior_stats))
+        self.posterior_columns = [FEATURE_NAMES.index(name) for name in stats]
+        self.posterior_proj = EnsembleLinear(n_members, len(stats), embed_dim) if posterior else None
 
     def forward(self, observations: th.Tensor, members: th.Tensor | None = None) -> th.Tensor:
         """
@@ -119,6 +125,8 @@ class AlternatingAttentionEncoder(nn.Module):
         x = self.input_proj(inputs.unsqueeze(0), members)  # (E', B, N, d, D)
         if self.posterior is not None:  # the same term on every row of a variable, before the attention
             stats = self.posterior(observations)  # (B, d, S)
+            if len(self.posterior_columns) < stats.shape[-1]:
+                stats = stats[..., self.posterior_columns]  # (B, d, S')
             x = x + self.posterior_proj(stats.unsqueeze(0), members).unsqueeze(2)  # (E', B, 1, d, D)
         return alternating_attention(x, self.blocks, self.final_norm, row_mask, members)
 
@@ -142,6 +150,7 @@ class TransformerExtractor(BaseFeaturesExtractor):
         ``"none"``, see :func:`preprocess_history`
     :param posterior: a reward model name whose posterior statistics the embeddings also read (see
         :class:`AlternatingAttentionEncoder`); None: the history only
+    :param posterior_stats: which of those statistics (None: all)
     """
 
     def __init__(
@@ -154,13 +163,22 @@ class TransformerExtractor(BaseFeaturesExtractor):
         dropout: float = 0.0,
         value_transform: ValueTransform = "standardize",
         posterior: str | None = None,
+        posterior_stats: Sequence[str] | None = None,
     ):
         shape = observation_space.shape
         if shape is None or len(shape) != 3 or shape[-1] != 3:
             raise ValueError(f"expected an observation space of shape (N, d, 3), got {shape}")
         super().__init__(observation_space, features_dim)
         self.encoder = AlternatingAttentionEncoder(
-            features_dim, n_layers, n_heads, ff_mult, dropout, value_transform, n_members=1, posterior=posterior
+            features_dim,
+            n_layers,
+            n_heads,
+            ff_mult,
+            dropout,
+            value_transform,
+            n_members=1,
+            posterior=posterior,
+            posterior_stats=posterior_stats,
         )
 
     def forward(self, observations: th.Tensor) -> th.Tensor:
