@@ -339,6 +339,71 @@ def test_zero_shot_rate_applies_at_an_unseen_d_only_and_is_saved_with_the_model(
         make_model(policy_kwargs=dict(zero_shot_rate=2))
 
 
+def test_uniform_target_rate_gives_every_variable_one_probability_and_keeps_the_values():
+    from caasl_agents.redq.designs import target_probabilities, uniform_target_rate
+
+    mean, log_std = hand_built([[-0.5, 0.3, -1.0, -0.2, -0.8], [2.0, 1.0, 0.0, -1.0, -2.0]])
+    log_std = log_std + th.tensor([[0.0], [0.5]]).repeat_interleave(10, dim=1)
+    before = target_probabilities(mean, log_std, 2)
+    for rate, expected in ((0.3, th.full((2, 1), 0.3)), (None, before.mean(dim=1, keepdim=True))):
+        flat = uniform_target_rate(mean, log_std, 2, rate)
+        p = target_probabilities(flat, log_std, 2)
+        np.testing.assert_allclose(p, expected.expand(2, 5), atol=1e-5)
+        np.testing.assert_array_equal(flat.reshape(2, 5, 2)[..., 1], mean.reshape(2, 5, 2)[..., 1])  # values
+    with pytest.raises(ValueError, match=r"target rate must be in \(0, 1\), got 0.0"):
+        uniform_target_rate(mean, log_std, 2, 0.0)
+
+
+def test_shuffled_action_splits_the_variables_anew_for_each_history():
+    from caasl_agents.redq.designs import history_orders, shuffled_action
+
+    rng = np.random.default_rng(0)
+    obs = th.as_tensor(rng.normal(size=(40, 5, 12, 3)), dtype=th.float32)
+    orders = history_orders(obs)
+    assert th.equal(th.sort(orders, dim=1).values, th.arange(12).expand(40, 12))  # permutations
+    assert th.equal(history_orders(obs.clone()), orders)  # one history, one order
+    mean = th.zeros(40, 24)  # p_i = 1/2 everywhere: six targets each
+    action = shuffled_action(mean, th.zeros(40, 24), 2, obs).reshape(40, 12, 2)
+    targets = action[..., 0] > 0
+    assert th.equal(targets.sum(dim=1), th.full((40,), 6))
+    first_six = th.zeros_like(targets).scatter_(1, orders[:, :6], True)
+    assert th.equal(targets, first_six)
+    # pairs are separated: every two variables are split (one a target, the other not) in some history
+    split = (targets.unsqueeze(2) != targets.unsqueeze(1)).any(dim=0)
+    assert split.sum() == 12 * 11
+    assert len({tuple(t.tolist()) for t in targets}) > 30
+
+
+@th.no_grad()
+def test_zero_shot_targets_uniform_keeps_values_and_is_saved_with_the_model(tmp_path):
+    from caasl_agents.redq.designs import target_probabilities
+
+    model = make_model()  # trained at d = 3
+    assert model.policy.zero_shot_targets == "policy"
+    obs = th.as_tensor(model.env.reset())
+    at_train_d = model.actor.get_action_dist_params(obs)[0]
+    big = th.zeros(2, 9, 12, 3)
+    big[:, :4] = th.as_tensor(np.random.default_rng(0).normal(size=(2, 4, 12, 3)), dtype=th.float32)
+    big[:, :4, :, 2] = 1.0
+    own_mean, log_std, _ = model.actor.get_action_dist_params(big)
+    model.policy.zero_shot_targets = "uniform"
+    np.testing.assert_array_equal(model.actor.get_action_dist_params(obs)[0], at_train_d)  # training d: unchanged
+    mean, log_std, _ = model.actor.get_action_dist_params(big)
+    np.testing.assert_allclose(target_probabilities(mean, log_std, 2), 0.5, atol=1e-5)
+    np.testing.assert_array_equal(mean.reshape(2, 12, 2)[..., 1], own_mean.reshape(2, 12, 2)[..., 1])
+    design = predict_any_d(model, big.numpy())  # deterministic: six targets in the history's own order
+    assert (design[..., 0] > 0).sum(axis=1).tolist() == [6, 6]
+    np.testing.assert_array_equal(predict_any_d(model, big.numpy()), design)
+    model.save(tmp_path / "uniform.zip")
+    loaded = REDQ.load(tmp_path / "uniform.zip", device="cpu")
+    assert loaded.policy.zero_shot_targets == loaded.actor.zero_shot_targets == "uniform"
+    np.testing.assert_array_equal(predict_any_d(loaded, big.numpy()), design)
+    with pytest.raises(ValueError, match="unknown zero_shot_targets 'random'; valid choices: policy, uniform"):
+        model.policy.zero_shot_targets = "random"
+    with pytest.raises(ValueError, match="unknown zero_shot_targets"):
+        make_model(policy_kwargs=dict(zero_shot_targets="x"))
+
+
 def test_deterministic_design_is_a_policy_attribute_saved_with_the_model(tmp_path):
     model = make_model(policy_kwargs=dict(deterministic_design="mean"))
     assert model.policy.deterministic_design == model.actor.deterministic_design == "mean"

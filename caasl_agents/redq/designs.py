@@ -35,15 +35,29 @@ loses to Random there. :func:`rescale_target_rate` keeps the policy's preference
 and sets their sum to ``rate * d``: with ``rate = 1/2``, the uninformed rate of Random, the policy then
 differs from Random only in *which* variables it targets. The actor applies it whenever ``d`` differs from
 its training ``d`` (``zero_shot_rate``), before sampling and before the deterministic rule alike.
+
+Which variables pay may not carry over either: a clone that reads the reward model's posterior picks targets
+by preferences learned at ``d = 10`` that lose to Random's at ``d = 30``, while its intervention values still
+gain there (``benchmarks/results/imitation_linear_stats/``). With ``zero_shot_targets="uniform"`` the actor
+gives every variable the same target probability at an unseen ``d`` (:func:`uniform_target_rate`), and keeps
+its values; the default ``"policy"`` keeps its preferences. Its deterministic design then has no preferred
+variables to pick: :func:`shuffled_action` takes ``round(sum_i p_i)`` targets in an order drawn from a checksum
+of the history, so that one history always gives one design, and each new history splits the variables
+anew (a rule that kept one order would target one fixed half at every other step and never separate
+two variables of the same half, which loses heavily).
 """
 
 from __future__ import annotations
 
 import math
+import zlib
 
+import numpy as np
 import torch as th
 
 DETERMINISTIC_DESIGNS = ("coverage", "top-k", "top-k-nonempty", "mean")
+ZERO_SHOT_TARGETS = ("policy", "uniform")
+"""Valid values of a policy's ``zero_shot_targets`` (see the module docstring); the first is the default."""
 """Valid values of ``deterministic_design`` (see the module docstring); the first is the default."""
 
 
@@ -68,6 +82,71 @@ def target_probabilities(mean: th.Tensor, log_std: th.Tensor, width: int) -> th.
     m = mean.reshape(mean.shape[0], -1, width)[..., 0]
     s = log_std.reshape(log_std.shape[0], -1, width)[..., 0].exp()
     return 0.5 * th.erfc(-m / (s * math.sqrt(2.0)))
+
+
+def check_zero_shot_targets(mode: str) -> str:
+    """Return ``mode`` if it is one of :data:`ZERO_SHOT_TARGETS`, else raise ``ValueError``."""
+    if mode not in ZERO_SHOT_TARGETS:
+        raise ValueError(f"unknown zero_shot_targets {mode!r}; valid choices: {', '.join(ZERO_SHOT_TARGETS)}")
+    return mode
+
+
+def uniform_target_rate(mean: th.Tensor, log_std: th.Tensor, width: int, rate: float | None) -> th.Tensor:
+    """Set the target means so that every variable of a history is a target with the same probability.
+
+    Every target mean ``m_i0`` becomes ``Phi^-1(q) * std_i0``, so ``p_i = q`` for all ``i``: ``q = rate``, or,
+    with ``rate=None``, the history's mean ``p_i`` (the policy's own expected number of targets is kept).
+
+    Args:
+        mean: ``(B, d·k)`` Gaussian means before the tanh (row-major ``(B, d, k)``).
+        log_std: ``(B, d·k)`` their log standard deviations.
+        width: ``k`` (column 0 decides the targets).
+        rate: ``q`` in ``(0, 1)``, or None.
+
+    Returns:
+        ``(B, d·k)`` means; only column 0 of each variable's row differs from ``mean``.
+    """
+    if rate is not None and not 0.0 < rate < 1.0:
+        raise ValueError(f"target rate must be in (0, 1), got {rate}")
+    batch = mean.shape[0]
+    rows = mean.reshape(batch, -1, width)
+    std0 = log_std.reshape(batch, -1, width)[..., 0].exp()  # (B, d)
+    if rate is None:
+        q = target_probabilities(mean, log_std, width).mean(dim=1, keepdim=True).clamp(1e-6, 1 - 1e-6)  # (B, 1)
+    else:
+        q = th.full((batch, 1), float(rate), dtype=mean.dtype, device=mean.device)
+    column0 = th.special.ndtri(q) * std0
+    return th.cat([column0.unsqueeze(-1), rows[..., 1:]], dim=-1).reshape(batch, -1)
+
+
+def history_orders(obs: th.Tensor) -> th.Tensor:
+    """One permutation of the variables per history, drawn with a seed that is a checksum of its bytes.
+
+    Args:
+        obs: ``(B, N, d, 3)`` histories.
+
+    Returns:
+        ``(B, d)`` long tensor on ``obs``'s device: the same history always gives the same permutation.
+    """
+    arrays = obs.detach().to("cpu", th.float32).numpy()
+    orders = [
+        np.random.default_rng(zlib.crc32(np.ascontiguousarray(a).tobytes())).permutation(a.shape[1]) for a in arrays
+    ]
+    return th.as_tensor(np.stack(orders), device=obs.device)
+
+
+def shuffled_action(mean: th.Tensor, log_std: th.Tensor, width: int, obs: th.Tensor) -> th.Tensor:
+    """The deterministic action without preferences: ``round(sum_i p_i)`` targets (half up), the first ones of
+    :func:`history_orders`, with values ``tanh(mean)`` (``mean``, ``log_std``: ``(B, d·k)``; ``obs``:
+    ``(B, N, d, 3)``; returns ``(B, d·k)``)."""
+    batch = mean.shape[0]
+    p = target_probabilities(mean, log_std, width)  # (B, d)
+    k = th.floor(p.sum(dim=1, keepdim=True) + 0.5)  # (B, 1)
+    order = history_orders(obs)  # (B, d)
+    ranks = th.empty_like(order).scatter_(1, order, th.arange(p.shape[1], device=p.device).expand_as(order))
+    column0 = th.where(ranks < k, th.ones_like(p), -th.ones_like(p))
+    rows = th.tanh(mean).reshape(batch, -1, width)
+    return th.cat([column0.unsqueeze(-1), rows[..., 1:]], dim=-1).reshape(batch, -1)
 
 
 def rescale_target_rate(mean: th.Tensor, log_std: th.Tensor, width: int, rate: float) -> th.Tensor:

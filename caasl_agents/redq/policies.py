@@ -29,9 +29,12 @@ from torch import nn
 from caasl_agents.common.torch_layers import AlternatingAttentionEncoder, EnsembleMLP, TransformerExtractor
 from caasl_agents.redq.designs import (
     check_deterministic_design,
+    check_zero_shot_targets,
     deterministic_action,
     rescale_target_rate,
+    shuffled_action,
     target_counts,
+    uniform_target_rate,
 )
 
 CriticEncoder = Literal["separate", "shared"]
@@ -266,7 +269,11 @@ class TransformerActor(Actor):
     ``zero_shot_rate`` is the target rate at a number of variables ``d`` other than the training one (the
     observation space's): the target probabilities are rescaled to sum to ``zero_shot_rate * d``, keeping
     their order (:func:`~caasl_agents.redq.designs.rescale_target_rate`), for sampled and deterministic designs
-    alike; ``None`` keeps the policy's own rate. At the training ``d`` nothing changes.
+    alike; ``None`` keeps the policy's own rate. ``zero_shot_targets="uniform"`` gives every variable that
+    rate instead (:func:`~caasl_agents.redq.designs.uniform_target_rate`; the policy's own mean rate when
+    ``zero_shot_rate`` is ``None``) and keeps the policy's values, and its deterministic design is then
+    :func:`~caasl_agents.redq.designs.shuffled_action`; the default ``"policy"`` keeps the order of its
+    preferences. At the training ``d`` nothing changes.
     """
 
     def __init__(
@@ -285,6 +292,7 @@ class TransformerActor(Actor):
         normalize_images: bool = False,
         deterministic_design: str = "coverage",
         zero_shot_rate: float | None = ZERO_SHOT_RATE,
+        zero_shot_targets: str = "policy",
     ):
         if use_sde:
             raise ValueError("TransformerActor does not support gSDE (use_sde=True)")
@@ -301,20 +309,25 @@ class TransformerActor(Actor):
         self.action_width = width
         self.deterministic_design = check_deterministic_design(deterministic_design)
         self.zero_shot_rate = check_zero_shot_rate(zero_shot_rate)
+        self.zero_shot_targets = check_zero_shot_targets(zero_shot_targets)
         self.train_num_nodes = int(observation_space.shape[-2])  # type: ignore[index]
 
     def get_action_dist_params(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor, dict[str, th.Tensor]]:
         """
         :param obs: ``(B, N, d, 3)`` at any ``N`` and ``d``
         :return: mean and log std, each ``(B, d·k)``, and no extra kwargs; at a ``d`` other than the training
-            one, the target means are rescaled to the rate :attr:`zero_shot_rate` (unless it is ``None``)
+            one, the target means are rescaled to the rate :attr:`zero_shot_rate` (unless it is ``None``), or
+            set to one rate for all variables with :attr:`zero_shot_targets` ``"uniform"``
         """
         features = self.extract_features(obs, self.features_extractor)  # (B, d, D)
         latent = self.latent_pi(features)  # (B, d, hidden)
         mean = self.mu(latent).flatten(1)  # (B, d·k)
         log_std = th.clamp(self.log_std(latent), LOG_STD_MIN, LOG_STD_MAX).flatten(1)  # type: ignore[operator]
-        if self.zero_shot_rate is not None and features.shape[1] != self.train_num_nodes:
-            mean = rescale_target_rate(mean, log_std, self.action_width, self.zero_shot_rate)
+        if features.shape[1] != self.train_num_nodes:
+            if self.zero_shot_targets == "uniform":
+                mean = uniform_target_rate(mean, log_std, self.action_width, self.zero_shot_rate)
+            elif self.zero_shot_rate is not None:
+                mean = rescale_target_rate(mean, log_std, self.action_width, self.zero_shot_rate)
         return mean, log_std, {}
 
     def forward(self, obs: PyTorchObs, deterministic: bool = False) -> th.Tensor:
@@ -324,6 +337,8 @@ class TransformerActor(Actor):
         :return: actions ``(B, d·k)`` in ``[-1, 1]``
         """
         mean, log_std, kwargs = self.get_action_dist_params(obs)
+        if deterministic and self.zero_shot_targets == "uniform" and obs.shape[2] != self.train_num_nodes:
+            return shuffled_action(mean, log_std, self.action_width, obs)
         if deterministic:
             counts = target_counts(obs) if self.deterministic_design == "coverage" else None  # (B, d)
             return deterministic_action(mean, log_std, self.action_width, self.deterministic_design, counts)
@@ -419,6 +434,9 @@ class TransformerPolicy(REDQPolicy):
     :param zero_shot_rate: the target rate at a number of variables other than the training one (default 1/2,
         Random's; ``None`` keeps the policy's own), see :class:`TransformerActor`; settable like
         ``deterministic_design``, and models saved before it existed load with the default.
+    :param zero_shot_targets: ``"policy"`` (default: the policy's preferences, rescaled to that rate) or
+        ``"uniform"`` (every variable at that rate, the policy's values kept) at an unseen number of variables;
+        settable, and saved with the model.
     """
 
     def __init__(
@@ -443,6 +461,7 @@ class TransformerPolicy(REDQPolicy):
         deterministic_design: str = "coverage",
         zero_shot_rate: float | None = ZERO_SHOT_RATE,
         critic_pooling: bool = False,
+        zero_shot_targets: str = "policy",
     ):
         if critic_encoder not in ("separate", "shared"):
             raise ValueError(f"critic_encoder must be 'separate' or 'shared', got {critic_encoder!r}")
@@ -452,6 +471,7 @@ class TransformerPolicy(REDQPolicy):
         self.critic_pooling = bool(critic_pooling)
         self._deterministic_design = check_deterministic_design(deterministic_design)  # read by make_actor
         self._zero_shot_rate = check_zero_shot_rate(zero_shot_rate)
+        self._zero_shot_targets = check_zero_shot_targets(zero_shot_targets)
         if net_arch is None:
             net_arch = dict(pi=[128, 128], qf=[128, 128])
         super().__init__(
@@ -463,7 +483,10 @@ class TransformerPolicy(REDQPolicy):
     def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> TransformerActor:
         actor_kwargs = self._update_features_extractor(self.actor_kwargs, features_extractor)
         actor = TransformerActor(
-            **actor_kwargs, deterministic_design=self._deterministic_design, zero_shot_rate=self._zero_shot_rate
+            **actor_kwargs,
+            deterministic_design=self._deterministic_design,
+            zero_shot_rate=self._zero_shot_rate,
+            zero_shot_targets=self._zero_shot_targets,
         )
         return actor.to(self.device)
 
@@ -477,8 +500,13 @@ class TransformerPolicy(REDQPolicy):
         self._deterministic_design = self.actor.deterministic_design = check_deterministic_design(mode)
 
     def design_settings(self) -> dict[str, Any]:
-        """The settable rules of the designs (``deterministic_design``, ``zero_shot_rate``) as constructor kwargs."""
-        return dict(deterministic_design=self.deterministic_design, zero_shot_rate=self.zero_shot_rate)
+        """The settable rules of the designs (``deterministic_design``, ``zero_shot_rate``, ``zero_shot_targets``)
+        as constructor kwargs."""
+        return dict(
+            deterministic_design=self.deterministic_design,
+            zero_shot_rate=self.zero_shot_rate,
+            zero_shot_targets=self.zero_shot_targets,
+        )
 
     @property
     def zero_shot_rate(self) -> float | None:
@@ -488,6 +516,15 @@ class TransformerPolicy(REDQPolicy):
     @zero_shot_rate.setter
     def zero_shot_rate(self, rate: float | None) -> None:
         self._zero_shot_rate = self.actor.zero_shot_rate = check_zero_shot_rate(rate)
+
+    @property
+    def zero_shot_targets(self) -> str:
+        """Which targets the actor prefers at an unseen number of variables (:class:`TransformerActor`); settable."""
+        return self.actor.zero_shot_targets
+
+    @zero_shot_targets.setter
+    def zero_shot_targets(self, mode: str) -> None:
+        self._zero_shot_targets = self.actor.zero_shot_targets = check_zero_shot_targets(mode)
 
     def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> TransformerEnsembleCritic:
         kwargs = dict(self.critic_kwargs)
