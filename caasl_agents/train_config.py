@@ -20,6 +20,7 @@ from typing import Any, Literal
 import torch as th
 
 from caasl_agents.common.posterior_features import check_feature_names
+from caasl_agents.redq.designs import check_zero_shot_targets
 from caasl_gym.evaluation.seeds import VALIDATION
 from caasl_gym.registration import domain_of
 
@@ -131,6 +132,10 @@ class TrainConfig:
     posterior_features: str = ""
     """reward model whose edge-posterior statistics every encoder also reads (caasl_agents.common.posterior_features;
     e.g. sergio; "" for none: the history only)"""
+    zero_shot_targets: str = "policy"
+    """targets at a number of variables other than the training one: policy (its preferences, rescaled to the
+    zero-shot rate 1/2) or uniform (every variable at that rate, the policy's values kept; see
+    caasl_agents.redq.designs); it changes no training step at the training d"""
     posterior_stats: list[str] = field(default_factory=list)
     """which of those statistics the encoders read (names of caasl_agents.common.posterior_features.FEATURE_NAMES;
     empty: all)"""
@@ -165,6 +170,7 @@ class TrainConfig:
             raise ValueError(f"checkpoint_minutes must be >= 0, got {self.checkpoint_minutes}")
         if self.posterior_features:
             _check_posterior_features(self.posterior_features, self.env)
+        check_zero_shot_targets(self.zero_shot_targets)
         if self.posterior_stats:
             if not self.posterior_features:
                 raise ValueError("posterior_stats needs posterior_features (the reward model the statistics come from)")
@@ -188,7 +194,9 @@ class TrainConfig:
         posterior: dict[str, Any] = {"posterior": self.posterior_features} if self.posterior_features else {}
         if self.posterior_stats:
             posterior["posterior_stats"] = list(check_feature_names(self.posterior_stats))
+        design = {"zero_shot_targets": self.zero_shot_targets} if self.zero_shot_targets != "policy" else {}
         return dict(
+            **design,
             n_critics=self.n_critics,
             critic_encoder=self.critic_encoder,
             critic_pooling=self.critic_pooling,

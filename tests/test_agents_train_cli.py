@@ -138,6 +138,8 @@ def test_train_end_to_end_then_resume(tmp_path, capsys):
         (["--env-kwargs", '{"no_such_kwarg": 1}'], "no_such_kwarg"),
         (["--env", "NoSuchEnv-v0"], "NoSuchEnv"),
         (["--checkpoint-minutes", "-1"], "checkpoint_minutes must be >= 0"),
+        (["--zero-shot-targets", "random"], "unknown zero_shot_targets 'random'; valid choices: policy, uniform"),
+        (["--posterior-stats", "in_mass"], "posterior_stats needs posterior_features"),
     ],
 )
 def test_bad_arguments_print_one_line_and_leave_no_run_folder(tmp_path, capsys, argv, message):
@@ -148,6 +150,11 @@ def test_bad_arguments_print_one_line_and_leave_no_run_folder(tmp_path, capsys, 
     assert err.startswith("python -m caasl_agents.train: error: ") and message in err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert not list(tmp_path.iterdir())  # a failed start leaves no run folder
+
+
+def test_zero_shot_targets_reaches_the_policy():
+    assert TrainConfig(zero_shot_targets="uniform").policy_kwargs()["zero_shot_targets"] == "uniform"
+    assert "zero_shot_targets" not in TrainConfig().policy_kwargs()  # the default, as configs saved before
 
 
 def test_library_errors_raise(tmp_path):
