@@ -3,8 +3,8 @@
 The probe (:mod:`caasl_gym.evaluation.probe`) costs about 3 s per linear design, 50 minutes per 100 episodes on
 the 2-core box, so a new policy is evaluated without it and compared with a probe run of the same episodes.
 This joins the ``episodes.csv`` of several ``benchmarks.evaluate`` (or ``benchmarks.demo``) runs, checks that
-the reference strategy (Random) has the same scores in every run on the episodes they share (so the runs
-played the same environments and data), and writes :func:`benchmarks.evaluate.probe_share` of the union.
+the reference strategy (Random) has the same scores in every run on the episodes they share, to
+:data:`SCORE_ATOL` (so the runs played the same environments and data), and writes :func:`benchmarks.evaluate.probe_share` of the union.
 
     python -m benchmarks.probe_share benchmarks/results/demo benchmarks/results/evaluation_policies_modes \
         --strategies CAASL CAASL-deterministic --out probe_share_linear
@@ -23,6 +23,10 @@ from benchmarks.evaluate import probe_share
 from caasl_gym.evaluation.probe import PROBE_NAME
 
 KEYS = ["env_id", "episode", "seed", "t"]
+SCORE_ATOL = 1e-4
+"""How far the reference's scores of two runs may differ on one episode. A reward model's float32 sums change
+in the last bits with the batch an episode was scored in (up to 3e-6 seen on SERGIO); another environment or
+data changes a score S(h_t) by far more (order 0.1 and up)."""
 
 
 def join_runs(folders: list[Path], reference: str = "Random") -> pd.DataFrame:
@@ -43,7 +47,7 @@ def join_runs(folders: list[Path], reference: str = "Random") -> pd.DataFrame:
         ref = base[base.strategy == reference].merge(run[run.strategy == reference], on=KEYS, suffixes=("", "_o"))
         if ref.empty:
             raise ValueError(f"{folder} shares no {reference} episode with {folders[0]}")
-        if not np.allclose(ref.score, ref.score_o, rtol=0, atol=1e-9):
+        if not np.allclose(ref.score, ref.score_o, rtol=0, atol=SCORE_ATOL):
             worst = float(np.abs(ref.score - ref.score_o).max())
             raise ValueError(f"{folder}: {reference} scores differ from {folders[0]}'s by up to {worst:.3g} "
                              "on the same episodes; these runs did not play the same environments")  # fmt: skip
@@ -70,7 +74,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     print_table(shares)
     write_results(args.out, shares, command=command_line("benchmarks.probe_share", argv),
                   title="Shares of the privileged probe's gain over Random",
-                  notes=f"Runs joined on their shared test episodes (Random's scores checked equal): "
+                  notes=f"Runs joined on their shared test episodes (Random's scores checked equal, to 1e-4): "
                   f"{', '.join(args.runs)}. share = mean(S - S_Random) / mean(S_Probe - S_Random) at the final "
                   "step, with a 95% paired bootstrap interval.")  # fmt: skip
     return shares

@@ -35,5 +35,10 @@ def test_runs_of_other_episodes_are_refused(tmp_path):
     b = _run(tmp_path / "b", {PROBE_NAME: np.ones(3), "Random": np.array([0.0, 0.0, 0.5])})
     with pytest.raises(ValueError, match="did not play the same environments"):
         join_runs([a, b])
+    c = _run(tmp_path / "c", {PROBE_NAME: np.ones(3), "Random": np.array([0.0, 0.0, 3e-6])})
+    assert set(join_runs([a, c]).strategy) == {"CAASL", "Random", PROBE_NAME}  # float32 noise of a batched reward
+    d = _run(tmp_path / "d", {PROBE_NAME: np.ones(3), "Random": np.array([0.0, 0.0, 1e-3])})
+    with pytest.raises(ValueError, match="did not play the same environments"):
+        join_runs([a, d])
     with pytest.raises(ValueError, match=r"no episodes\.csv"):
         join_runs([a, tmp_path])
