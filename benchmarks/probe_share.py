@@ -4,7 +4,8 @@ The probe (:mod:`caasl_gym.evaluation.probe`) costs about 3 s per linear design,
 the 2-core box, so a new policy is evaluated without it and compared with a probe run of the same episodes.
 This joins the ``episodes.csv`` of several ``benchmarks.evaluate`` (or ``benchmarks.demo``) runs, checks that
 the reference strategy (Random) has the same scores in every run on the episodes they share, to
-:data:`SCORE_ATOL` (so the runs played the same environments and data), and writes :func:`benchmarks.evaluate.probe_share` of the union.
+:data:`SCORE_ATOL` (so the runs played the same environments and data), and writes
+:func:`benchmarks.evaluate.probe_share` of the union.
 
     python -m benchmarks.probe_share benchmarks/results/demo benchmarks/results/evaluation_policies_modes \
         --strategies CAASL CAASL-deterministic --out probe_share_linear

@@ -38,8 +38,9 @@ PRESETS: dict[str, dict[str, Any]] = {
                 batch_size=256, gradient_steps=4, critic_learning_rate=3e-4, learning_starts=2_000,
                 total_timesteps=200_000, checkpoint_freq=20_000, torch_threads=0),
 }  # fmt: skip
-"""The fields each preset sets. ``cpu`` is the shipped policies' recipe (``caasl_agents/pretrained/*.json``:
-their checkpoints came at 16,000 and 28,000 steps, so 32,000 covers both); ``gpu`` is the field defaults."""
+"""The fields each preset sets. ``cpu`` is the recipe of the REDQ policies shipped until behaviour clones replaced
+them (their sidecars: git history, and ``benchmarks/results/training_runs/SergioKnockout-v0-redq-pooled-sidecar.json``;
+their checkpoints came at 16,000 to 28,000 steps, so 32,000 covers them); ``gpu`` is the field defaults."""
 
 
 @dataclass
@@ -59,7 +60,7 @@ class TrainConfig:
     device: str = "auto"
     """torch device: auto (CUDA when present), cpu, cuda, cuda:1, ..."""
     preset: Literal["auto", "cpu", "gpu"] = "auto"
-    """defaults sized for the device: cpu (the shipped policies' CPU recipe), gpu (paper-sized: the defaults
+    """defaults sized for the device: cpu (the shipped REDQ policies' CPU recipe), gpu (paper-sized: the defaults
     shown here) or auto (gpu when training runs on CUDA, else cpu); options given explicitly override it"""
     torch_threads: int = 0
     """CPU threads for torch (0: torch's default; 1 is fastest on a busy machine)"""
