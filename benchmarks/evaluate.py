@@ -168,7 +168,8 @@ def make_strategies(
 ) -> list[Strategy]:
     """Strategies by name:
 
-    * ``Random``, ``Observational``, ``RoundRobin`` (one target per step, in turn);
+    * ``Random``, ``Observational``, ``RoundRobin`` (one target per step, in turn), ``Random-extreme``
+      (Random's targets with values ±1: what the size of the values alone gains);
     * ``Probe``: the **privileged** reference :class:`~caasl_gym.evaluation.probe.PrivilegedProbe` (observational,
       every single target unless not ``probe_singles``, and ``probe_random`` uniform candidates per step, scored on
       the hidden model);
@@ -187,6 +188,8 @@ def make_strategies(
         base, _, path = name.partition(":")
         if base == "Random":
             out.append(RandomStrategy())
+        elif base == "Random-extreme":
+            out.append(RandomStrategy(extreme_values=True))
         elif base == "Observational":
             out.append(ObservationalStrategy())
         elif base == "RoundRobin":
@@ -207,7 +210,8 @@ def make_strategies(
                 raise ValueError(f"{base} needs an environment id (it is built for the id's prior)")
             out.append(BASELINES[base](config_for(env_id, **(env_kwargs or {}))))
         else:
-            names_ = ["Random", "Observational", "RoundRobin", "CAASL", "CAASL-deterministic", "CAASL:<path>", "Probe"]
+            names_ = ["Random", "Observational", "RoundRobin", "CAASL", "CAASL-deterministic", "CAASL:<path>"]
+            names_ += ["Probe", "Random-extreme"]
             names_ += list(BASELINES)
             valid = ", ".join(names_)
             raise ValueError(f"unknown strategy {name!r}; valid: {valid}")

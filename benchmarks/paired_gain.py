@@ -23,7 +23,7 @@ from caasl_gym.evaluation import final, summarize
 
 def paired_gains(episodes: pd.DataFrame, reference: str) -> pd.DataFrame:
     """Final-step ``gain`` (mean of ``S - S_reference`` over the shared episodes) and ``gain_ci95`` per
-    (``env_id``, ``strategy``), the reference left out.
+    (``env_id``, ``strategy``), the reference and the ids it did not run left out.
 
     Raises:
         ValueError: ``reference`` is not among the strategies (the message lists them).
@@ -32,7 +32,7 @@ def paired_gains(episodes: pd.DataFrame, reference: str) -> pd.DataFrame:
     if reference not in strategies:
         raise ValueError(f"no strategy {reference!r} in these runs; they hold: {', '.join(strategies)}")
     rows = final(summarize(episodes, reference=reference))
-    rows = rows[rows.strategy != reference]
+    rows = rows[(rows.strategy != reference) & rows.gain.notna()]  # ids the reference did not run are left out
     return rows[["env_id", "strategy", "t", "n", "score", "gain", "gain_ci95"]].reset_index(drop=True)
 
 

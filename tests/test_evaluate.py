@@ -115,6 +115,11 @@ def test_random_designs_at_a_target_rate_are_nested_and_the_rate_table_pairs_the
     assert RandomStrategy().name == "Random" and RandomStrategy(0.25).name == "Random(q=0.25)"
     with pytest.raises(ValueError, match=r"target_probability must be in \[0, 1\], got 1.5"):
         RandomStrategy(1.5)
+    extreme = RandomStrategy(extreme_values=True).act(obs, [np.random.default_rng(i) for i in range(400)])
+    np.testing.assert_array_equal(extreme[..., 0], draws[0.5][..., 0])  # Random's targets
+    np.testing.assert_array_equal(extreme[..., 1], np.sign(draws[0.5][..., 1]))  # its values at the ends, +-1
+    assert RandomStrategy(extreme_values=True).name == "Random-extreme"
+    assert RandomStrategy(0.25, extreme_values=True).name == "Random-extreme(q=0.25)"
     kwargs = {**SMALL, "reward_model": "linear"}
     table = rate_table("CausalLinear-v0", [0.0, 1.0], 3, VALIDATION.start, kwargs).set_index("q")
     assert list(table.index) == [0.0, 0.5, 1.0] and np.isnan(table.loc[0.5, "gain_vs_random"])

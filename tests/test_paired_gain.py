@@ -24,6 +24,8 @@ def test_gains_are_paired_with_the_chosen_reference():
     assert table.gain["Random"] == pytest.approx(-6.0)
     with pytest.raises(ValueError, match="no strategy 'Nope' in these runs; they hold: A, Random, RoundRobin"):
         paired_gains(episodes, "Nope")
+    other = _episodes({"A": base, "Random": base}).assign(env_id="Y-v0")  # an id without the reference
+    assert set(paired_gains(pd.concat([episodes, other]), "RoundRobin").env_id) == {"X-v0"}
 
 
 def test_cli_joins_runs_and_refuses_an_unknown_reference(tmp_path, capsys):

@@ -48,24 +48,33 @@ class RandomStrategy:
             default 1/2 the actions are the uniform draws themselves. Otherwise the same draws ``u`` decide:
             variable ``i`` is a target iff ``u_i0 > 1 - 2q`` (column 0 becomes ``+1`` or ``-1``), with value
             ``u_i1``, so the rates of one episode are nested (a target at ``q`` stays one at every ``q' > q``).
-        name: label in the results (default ``Random``, or ``Random(q=...)``).
+        name: label in the results (default ``Random``, ``Random(q=...)``, or ``Random-extreme`` with
+            ``extreme_values`` at q = 1/2).
+        extreme_values: every value is ``sign(u_i1)``, ±1 (the ends of the value range), instead of ``u_i1``.
+            The targets are those of the plain rule on the same draws, so, paired on the same episodes, the
+            difference to ``Random`` is the effect of the values' size alone (on the linear domain, where
+            policies learn values near ±1; knockouts have no value, so on SERGIO it is ``Random``).
 
     Raises:
         ValueError: ``target_probability`` outside ``[0, 1]``.
     """
 
-    def __init__(self, target_probability: float = 0.5, name: str | None = None) -> None:
+    def __init__(self, target_probability: float = 0.5, name: str | None = None, extreme_values: bool = False) -> None:
         q = float(target_probability)
         if not 0.0 <= q <= 1.0:
             raise ValueError(f"target_probability must be in [0, 1], got {target_probability}")
         self.target_probability = q
-        self.name = name or ("Random" if q == 0.5 else f"Random(q={q:g})")
+        self.extreme_values = bool(extreme_values)
+        default = "Random" if q == 0.5 else f"Random(q={q:g})"
+        self.name = name or (default.replace("Random", "Random-extreme", 1) if extreme_values else default)
 
     def act(self, obs: np.ndarray, rngs: Sequence[np.random.Generator]) -> np.ndarray:
         d = obs.shape[2]
         actions = np.stack([rng.uniform(-1.0, 1.0, size=(d, 2)) for rng in rngs]).astype(np.float32)
         if self.target_probability != 0.5:
             actions[..., 0] = np.where(actions[..., 0] > 1.0 - 2.0 * self.target_probability, 1.0, -1.0)
+        if self.extreme_values:
+            actions[..., 1:] = np.where(actions[..., 1:] >= 0.0, 1.0, -1.0)
         return actions
 
 
