@@ -56,9 +56,9 @@ import numpy as np
 import torch as th
 
 DETERMINISTIC_DESIGNS = ("coverage", "top-k", "top-k-nonempty", "mean")
+"""Valid values of ``deterministic_design`` (see the module docstring); the first is the default."""
 ZERO_SHOT_TARGETS = ("policy", "uniform")
 """Valid values of a policy's ``zero_shot_targets`` (see the module docstring); the first is the default."""
-"""Valid values of ``deterministic_design`` (see the module docstring); the first is the default."""
 
 
 def check_deterministic_design(mode: str) -> str:
@@ -139,12 +139,17 @@ def shuffled_action(mean: th.Tensor, log_std: th.Tensor, width: int, obs: th.Ten
     """The deterministic action without preferences: ``round(sum_i p_i)`` targets (half up), the first ones of
     :func:`history_orders`, with values ``tanh(mean)`` (``mean``, ``log_std``: ``(B, d·k)``; ``obs``:
     ``(B, N, d, 3)``; returns ``(B, d·k)``)."""
-    batch = mean.shape[0]
     p = target_probabilities(mean, log_std, width)  # (B, d)
     k = th.floor(p.sum(dim=1, keepdim=True) + 0.5)  # (B, 1)
-    order = history_orders(obs)  # (B, d)
-    ranks = th.empty_like(order).scatter_(1, order, th.arange(p.shape[1], device=p.device).expand_as(order))
-    column0 = th.where(ranks < k, th.ones_like(p), -th.ones_like(p))
+    return _first_k_action(mean, width, history_orders(obs), k)
+
+
+def _first_k_action(mean: th.Tensor, width: int, order: th.Tensor, k: th.Tensor) -> th.Tensor:
+    """Column 0 ``+1`` for the first ``k`` variables of ``order`` (``(B, d)``, per history; ``k``: ``(B, 1)``) and
+    ``-1`` elsewhere, the other columns ``tanh(mean)``: ``(B, d·k)``."""
+    batch = mean.shape[0]
+    ranks = th.empty_like(order).scatter_(1, order, th.arange(order.shape[1], device=order.device).expand_as(order))
+    column0 = th.where(ranks < k, 1.0, -1.0).to(mean.dtype)  # (B, d)
     rows = th.tanh(mean).reshape(batch, -1, width)
     return th.cat([column0.unsqueeze(-1), rows[..., 1:]], dim=-1).reshape(batch, -1)
 
@@ -216,10 +221,8 @@ def deterministic_action(
         ValueError: an unknown ``mode``, or ``"coverage"`` without ``counts`` of shape ``(B, d)``.
     """
     check_deterministic_design(mode)
-    squashed = th.tanh(mean)
     if mode == "mean":
-        return squashed
-    batch = mean.shape[0]
+        return th.tanh(mean)
     p = target_probabilities(mean, log_std, width)  # (B, d)
     k = th.floor(p.sum(dim=1, keepdim=True) + 0.5)  # (B, 1) expected number of targets, half up
     if mode == "top-k-nonempty":
@@ -232,8 +235,4 @@ def deterministic_action(
             raise ValueError(f"deterministic_design 'coverage' needs counts of shape {need} (B, d), got {got}")
         priority = (p / (1.0 + counts.to(p.dtype))).gather(1, order)  # (B, d) in the order of p
         order = order.gather(1, th.sort(priority, dim=1, descending=True, stable=True).indices)
-    ranks = th.empty_like(order).scatter_(1, order, th.arange(p.shape[1], device=p.device).expand_as(order))
-    targets = ranks < k  # (B, d)
-    rows = squashed.reshape(batch, -1, width)
-    column0 = th.where(targets, th.ones_like(p), -th.ones_like(p))
-    return th.cat([column0.unsqueeze(-1), rows[..., 1:]], dim=-1).reshape(batch, -1)
+    return _first_k_action(mean, width, order, k)
