@@ -8,7 +8,8 @@ function of the environment, its kwargs, the episode seeds and the actions. An a
 actions only (80 bytes per design at ``d = 10``), the shard layout and a sha256 of every shard's
 observations; unpacking replays the actions through the same vector envs, rebuilds the shards and checks
 every checksum, so a replay that differs from the collection (another simulator version, say) fails loudly
-instead of training on other data.
+instead of training on other data. DAgger shards (played by a policy, labelled by the expert) keep both: the
+played designs replay the observations, the expert's are the labels.
 
     python -m caasl_agents.demo_archive pack runs/demos/CausalLinear-v0 data/demonstrations/CausalLinear-v0-greedy.npz
     python -m caasl_agents.demo_archive unpack data/demonstrations/CausalLinear-v0-greedy.npz runs/demos/CausalLinear-v0
@@ -30,8 +31,11 @@ import numpy as np
 from caasl_agents.imitation import play_shard, shard_path
 from caasl_gym.registration import config_for, domain_of
 
-FORMAT = 1
-"""Version of the archive layout written by :func:`pack_demonstrations`."""
+FORMAT = 2
+"""Version of the archive layout written by :func:`pack_demonstrations` (2 added the played designs and
+each shard's behaviour; format 1 archives, whose expert played every shard, still unpack)."""
+READABLE = (1, 2)
+"""Archive formats :func:`unpack_demonstrations` reads."""
 
 
 def obs_digest(obs: np.ndarray) -> str:
@@ -73,7 +77,7 @@ def replay_shard(env_id: str, env_kwargs: dict[str, Any], start: int, actions: n
     if actions.shape[1:] != shape:
         raise ValueError(f"shard {start}: actions {actions.shape[1:]} per design, the env takes {shape}")
     recorded = _Recorded(actions, size)
-    obs, _ = play_shard(env_id, recorded, start, size, env_kwargs)
+    obs, _, _ = play_shard(env_id, recorded, start, size, env_kwargs)
     if recorded.step != budget:
         raise ValueError(f"shard {start}: the episodes ended after {recorded.step} of {budget} recorded steps")
     return obs
@@ -101,16 +105,20 @@ def pack_demonstrations(folder: str | os.PathLike, out: str | os.PathLike, env_k
     paths = sorted(folder.glob("demos_*.npz"))
     if not paths:
         raise FileNotFoundError(f"{folder}: no demos_*.npz shards")
-    starts, actions, digests = [], [], []
+    starts, actions, played, behaviours, digests = [], [], [], [], []
     for path in paths:
         start = int(path.stem.split("_")[1])
         with np.load(path) as shard:
             obs, act = shard["obs"], shard["actions"].astype(np.float32)
+            play = shard["played"].astype(np.float32) if "played" in shard.files else act
+            behaviour = str(shard["behaviour"]) if "behaviour" in shard.files else ""
         digest = obs_digest(obs)
-        if obs_digest(replay_shard(meta["env"], env_kwargs, start, act)) != digest:
-            raise ValueError(f"{path}: replaying its actions does not reproduce its observations; not packed")
+        if obs_digest(replay_shard(meta["env"], env_kwargs, start, play)) != digest:
+            raise ValueError(f"{path}: replaying its played designs does not reproduce its observations; not packed")
         starts.append(start)
         actions.append(act)
+        played.append(play)
+        behaviours.append(behaviour)
         digests.append(digest)
     lengths = [len(a) for a in actions]
     info = {"format": FORMAT, "env": meta["env"], "expert": meta.get("expert"), "expert_json": meta,
@@ -119,6 +127,7 @@ def pack_demonstrations(folder: str | os.PathLike, out: str | os.PathLike, env_k
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, meta=np.array(json.dumps(info)), starts=np.array(starts, dtype=np.int64),
                         lengths=np.array(lengths, dtype=np.int64), actions=np.concatenate(actions),
+                        played=np.concatenate(played), behaviours=np.array(behaviours),
                         obs_sha256=np.array(digests))  # fmt: skip
     return info
 
@@ -139,14 +148,17 @@ def unpack_demonstrations(archive: str | os.PathLike, folder: str | os.PathLike)
             info = json.loads(str(data["meta"]))
             starts, lengths = data["starts"], data["lengths"]
             actions, digests = data["actions"], [str(d) for d in data["obs_sha256"]]
+            played = data["played"] if "played" in data.files else actions
+            behaviours = [str(b) for b in data["behaviours"]] if "behaviours" in data.files else [""] * len(starts)
     except (OSError, KeyError, ValueError) as err:
         raise ValueError(f"{archive}: not a demonstrations archive of caasl_agents.demo_archive ({err})") from None
-    if info.get("format") != FORMAT:
-        raise ValueError(f"{archive}: archive format {info.get('format')!r}, this version reads {FORMAT}")
+    if info.get("format") not in READABLE:
+        raise ValueError(f"{archive}: archive format {info.get('format')!r}, this version reads {READABLE}")
     missing = {"expert_json", "env", "replay_env_kwargs"} - set(info)
     if missing:
         raise ValueError(f"{archive}: its metadata lacks {', '.join(sorted(missing))} (corrupt archive)")
-    if len(starts) != len(lengths) or len(starts) != len(digests) or int(lengths.sum()) != len(actions):
+    if (len(starts) != len(lengths) or len(starts) != len(digests) or len(starts) != len(behaviours)
+            or not int(lengths.sum()) == len(actions) == len(played)):  # fmt: skip
         raise ValueError(f"{archive}: its shard table disagrees with its {len(actions)} actions (corrupt archive)")
     meta = info["expert_json"]
     folder.mkdir(parents=True, exist_ok=True)
@@ -156,20 +168,22 @@ def unpack_demonstrations(archive: str | os.PathLike, folder: str | os.PathLike)
     meta_path.write_text(json.dumps(meta, indent=2))
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     written = 0
-    for start, lo, hi, digest in zip(starts.tolist(), offsets[:-1], offsets[1:], digests, strict=True):
+    for start, lo, hi, digest, behaviour in zip(starts.tolist(), offsets[:-1], offsets[1:], digests, behaviours,
+                                                strict=True):  # fmt: skip
         path = shard_path(folder, start)
         if path.is_file():
             with np.load(path) as shard:
                 if obs_digest(shard["obs"]) != digest:
                     raise ValueError(f"{path} exists and differs from the archive's shard {start}")
             continue
-        act = actions[lo:hi]
-        obs = replay_shard(info["env"], info["replay_env_kwargs"], start, act)
+        act, play = actions[lo:hi], played[lo:hi]
+        obs = replay_shard(info["env"], info["replay_env_kwargs"], start, play)
         if obs_digest(obs) != digest:
             raise ValueError(f"{archive}: replaying shard {start} does not reproduce its observations "
                              "(a changed simulator or a corrupt archive); nothing written for it")  # fmt: skip
         tmp = folder / f".tmp_{os.getpid()}_{start}.npz"
-        np.savez(tmp, obs=obs, actions=act)
+        extra = {"played": play, "behaviour": np.array(behaviour)} if behaviour else {}
+        np.savez(tmp, obs=obs, actions=act, **extra)
         tmp.replace(path)
         written += 1
     return written

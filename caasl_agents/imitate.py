@@ -10,6 +10,10 @@
    (any id) is :class:`~caasl_gym.baselines.posterior_targets.PosteriorTargets`: one target per step, the
    variable with the most expected parents under the env's own reward model, discounted by coverage; a cheap
    method that sees the history only.
+   With ``--dagger-policy ZIP --dagger-seeds S ...`` (DAgger), that policy (an earlier clone, its sampled
+   designs) also plays the ranges of ``--dagger-seeds`` while the expert labels every state it visits, so the
+   clone also learns what the expert does where its own designs lead; the zip's sha256 is kept with every
+   such shard, and the clone trains on both kinds.
 2. Behaviour cloning of the policy's actor (:func:`caasl_agents.imitation.behaviour_clone`).
 3. Every ``--eval-every`` epochs the actor is checkpointed and scored on validation episodes (paired gain
    over Random, sampled designs and ``deterministic=True``); ``model.zip`` is the checkpoint with the best
@@ -24,6 +28,7 @@ flags are stored with the policy but unused here.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import json
 import os
@@ -38,7 +43,7 @@ import torch as th
 
 from caasl_agents.common.cli import format_command, parse_config
 from caasl_agents.common.vec_env import make_vec_env
-from caasl_agents.evaluation import policy_record
+from caasl_agents.evaluation import PolicyStrategy, policy_record
 from caasl_agents.imitation import (
     behaviour_clone,
     calibrate_decisions,
@@ -69,6 +74,12 @@ class ImitateConfig(TrainConfig):
     demo_seeds: list[int] = field(default_factory=lambda: [0])
     """start seeds of the demonstrated episode ranges (train seeds 0..999999; several ranges let
     collections made in parallel be reused)"""
+    dagger_policy: str = ""
+    """a policy zip (an earlier clone) that plays the --dagger-seeds episodes, its designs sampled, while the
+    expert labels every state it visits (DAgger)"""
+    dagger_seeds: list[int] = field(default_factory=list)
+    """start seeds of the episode ranges (of --demo-episodes each, train seeds, apart from --demo-seeds) that
+    --dagger-policy plays"""
     expert: str = "greedy"
     """the designer to clone: greedy (the greedy exact-posterior designer, linear ids, d <= 12), probe (the
     privileged one-step probe as a training-time teacher, any id) or posterior-parents (one target per step by
@@ -109,11 +120,16 @@ class ImitateConfig(TrainConfig):
         check_target_loss(self.target_loss)
         if self.select_on not in SELECT_ON:
             raise ValueError(f"unknown select_on {self.select_on!r}; valid choices: {', '.join(SELECT_ON)}")
-        starts = sorted(self.demo_seeds)
-        if not starts or any(b < a + self.demo_episodes for a, b in itertools.pairwise(starts)):
+        starts = sorted(self.demo_seeds + self.dagger_seeds)
+        if not self.demo_seeds or any(b < a + self.demo_episodes for a, b in itertools.pairwise(starts)):
             raise ValueError(
-                f"--demo-seeds {self.demo_seeds} must be non-empty ranges of --demo-episodes that do not overlap"
+                f"--demo-seeds {self.demo_seeds} and --dagger-seeds {self.dagger_seeds} must be ranges of "
+                "--demo-episodes that do not overlap, with at least one --demo-seeds"
             )
+        if bool(self.dagger_policy) != bool(self.dagger_seeds):
+            raise ValueError("--dagger-policy and --dagger-seeds go together: the policy plays those ranges")
+        if self.dagger_policy and not Path(self.dagger_policy).is_file():
+            raise ValueError(f"--dagger-policy {self.dagger_policy}: no such file (a policy .zip)")
         if not self.bc_learning_rate > 0:
             raise ValueError(f"bc_learning_rate must be > 0, got {self.bc_learning_rate}")
 
@@ -135,9 +151,15 @@ def expert_for(cfg: ImitateConfig):
     return GreedyExactDesigner.for_config(config, n_samples=cfg.expert_samples, n_candidates=cfg.expert_candidates)
 
 
-def demo_ranges(cfg: ImitateConfig) -> list[range]:
-    """The demonstrated episode ranges, one per start seed."""
-    return [range(s, s + cfg.demo_episodes) for s in cfg.demo_seeds]
+def demo_ranges(cfg: ImitateConfig, dagger: bool = False) -> list[range]:
+    """The episode ranges that the expert plays (or, with ``dagger``, that ``--dagger-policy`` plays), one per
+    start seed."""
+    return [range(s, s + cfg.demo_episodes) for s in (cfg.dagger_seeds if dagger else cfg.demo_seeds)]
+
+
+def file_sha256(path: str | Path) -> str:
+    """The hex sha256 of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _demonstrate(cfg: ImitateConfig, folder: Path) -> None:
@@ -149,14 +171,20 @@ def _demonstrate(cfg: ImitateConfig, folder: Path) -> None:
     if meta_path.is_file() and json.loads(meta_path.read_text()) != meta:
         raise ValueError(f"{folder} holds demonstrations of another expert or env ({meta_path}); pass --demo-dir")
     meta_path.write_text(json.dumps(meta, indent=2))
+    for episodes in demo_ranges(cfg) + demo_ranges(cfg, dagger=True):
+        check_in_family(episodes, TRAIN, "demonstration episodes (--demo-seeds, --dagger-seeds, --demo-episodes)")
+    # observations do not depend on the env's reward model: on linear ids the cheap network stands in for the
+    # exact one, except for the probe, which scores its candidates with it (the posterior expert has its own)
+    cheap = domain_of(cfg.env) == "linear" and cfg.expert != "probe"
+    kwargs = {**cfg.env_kwargs, "reward_model": "linear"} if cheap else dict(cfg.env_kwargs)
     for episodes in demo_ranges(cfg):
-        check_in_family(episodes, TRAIN, "demonstration episodes (--demo-seeds, --demo-episodes)")
-    for episodes in demo_ranges(cfg):
-        # observations do not depend on the env's reward model: on linear ids the cheap network stands in for the
-        # exact one, except for the probe, which scores its candidates with it (the posterior expert has its own)
-        cheap = domain_of(cfg.env) == "linear" and cfg.expert != "probe"
-        kwargs = {**cfg.env_kwargs, "reward_model": "linear"} if cheap else dict(cfg.env_kwargs)
         collect_demonstrations(cfg.env, expert, episodes, folder, env_kwargs=kwargs, progress=cfg.progress_bar)
+    if cfg.dagger_policy:
+        behaviour = PolicyStrategy(REDQ.load(cfg.dagger_policy, device="cpu"), name="DAgger behaviour")
+        behaviour_id = f"sha256:{file_sha256(cfg.dagger_policy)}"
+        for episodes in demo_ranges(cfg, dagger=True):
+            collect_demonstrations(cfg.env, expert, episodes, folder, env_kwargs=kwargs, progress=cfg.progress_bar,
+                                   behaviour=behaviour, behaviour_id=behaviour_id)  # fmt: skip
 
 
 def imitate(cfg: ImitateConfig) -> Path:
@@ -166,14 +194,17 @@ def imitate(cfg: ImitateConfig) -> Path:
     check_in_family(range(cfg.eval_seed, cfg.eval_seed + cfg.eval_episodes), VALIDATION, "--eval-seed")
     folder = Path(cfg.demo_dir or Path(cfg.run_root) / "demos" / cfg.env)
     _demonstrate(cfg, folder)
-    parts = [load_demonstrations(folder, episodes) for episodes in demo_ranges(cfg)]
+    parts = [load_demonstrations(folder, episodes) for episodes in demo_ranges(cfg) + demo_ranges(cfg, dagger=True)]
     obs, actions = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     run_dir = _new_run_dir(cfg)
     train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
     train_cfg = TrainConfig(**{k: v for k, v in dataclasses.asdict(cfg).items() if k in train_fields})
     (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(train_cfg), indent=2))
     command = format_command(cfg, PROG, frozenset({"run_root", "progress_bar", "verbose", "demo_dir"}), ("env",))
-    (run_dir / "imitation.json").write_text(json.dumps({"command": command, **dataclasses.asdict(cfg)}, indent=2))
+    record = {"command": command, **dataclasses.asdict(cfg)}
+    if cfg.dagger_policy:
+        record["dagger_policy_sha256"] = file_sha256(cfg.dagger_policy)
+    (run_dir / "imitation.json").write_text(json.dumps(record, indent=2))
     venv = make_vec_env(cfg.env, 1, seed=cfg.seed, env_kwargs=cfg.env_kwargs)
     model = REDQ("TransformerPolicy", venv, **train_cfg.model_kwargs())
     venv.close()

@@ -24,7 +24,7 @@ import numpy as np
 import torch as th
 
 from caasl_gym.evaluation.rollout import bind_env
-from caasl_gym.evaluation.seeds import TRAIN, check_in_family, strategy_rngs
+from caasl_gym.evaluation.seeds import STRATEGY_SEED, TRAIN, check_in_family, strategy_rngs
 from caasl_gym.evaluation.strategies import Strategy
 
 CLIP = 0.02
@@ -44,12 +44,20 @@ def collect_demonstrations(
     shard_episodes: int = 10,
     env_kwargs: dict[str, Any] | None = None,
     progress: bool = True,
+    behaviour: Strategy | None = None,
+    behaviour_id: str = "",
 ) -> int:
     """Run ``expert`` on the training episodes ``episodes`` and store every (observation, action).
 
     Shard ``k`` holds episodes ``episodes.start + k * shard_episodes`` onwards (run as one vector env, the
     expert's generators from :func:`~caasl_gym.evaluation.seeds.strategy_rngs`), so an interrupted
     collection resumes where it stopped and two processes can take disjoint ranges.
+
+    With a ``behaviour`` strategy (DAgger: usually a policy cloned before), the behaviour plays the episodes
+    and the expert only labels every state it visits: the shard's ``actions`` are the expert's designs,
+    ``played`` the behaviour's (what made the observations), and ``behaviour`` the ``behaviour_id``. A
+    cloned policy then learns what the expert does in the states its own designs lead to, not only in the
+    expert's.
 
     Args:
         env_id: a registered id; its reward model is irrelevant here (observations do not depend on it).
@@ -61,23 +69,45 @@ def collect_demonstrations(
         shard_episodes: episodes per shard.
         env_kwargs: kwargs for ``gym.make_vec``.
         progress: show a progress bar.
+        behaviour: the strategy that plays the episodes (default: the expert itself).
+        behaviour_id: names the behaviour in every shard (e.g. the policy file's sha256); shards that are
+            already there must carry the same one.
 
     Returns:
         The number of shards written now.
+
+    Raises:
+        ValueError: episodes outside the train family, a behaviour without ``behaviour_id``, or a shard of the
+            range that was played by another behaviour (or by the expert, when one is given now, or the reverse).
     """
     check_in_family(episodes, TRAIN, "demonstration episodes")
+    if behaviour is not None and not behaviour_id:
+        raise ValueError("a behaviour strategy needs a behaviour_id to record in its shards")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    starts = [s for s in range(episodes.start, episodes.stop, shard_episodes) if not shard_path(folder, s).is_file()]
+    starts = []
+    for s in range(episodes.start, episodes.stop, shard_episodes):
+        path = shard_path(folder, s)
+        if not path.is_file():
+            starts.append(s)
+            continue
+        with np.load(path) as shard:
+            found = str(shard["behaviour"]) if "behaviour" in shard.files else ""
+        if found != behaviour_id:
+            played = f"behaviour {found!r}" if found else "the expert"
+            wanted = f"behaviour {behaviour_id!r}" if behaviour_id else "the expert"
+            raise ValueError(f"{path} was played by {played}, this collection by {wanted}; use another folder")
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(starts), unit="shard", desc=f"demonstrations of {expert.name}", dynamic_ncols=True)
     for start in starts:
-        obs, actions = play_shard(env_id, expert, start, min(shard_episodes, episodes.stop - start), env_kwargs)
+        size = min(shard_episodes, episodes.stop - start)
+        obs, actions, played = play_shard(env_id, expert, start, size, env_kwargs, behaviour)
         tmp = folder / f".tmp_{os.getpid()}_{start}.npz"  # private to this process: two may share a folder
-        np.savez(tmp, obs=obs, actions=actions)
+        extra = {} if behaviour is None else {"played": played, "behaviour": np.array(behaviour_id)}
+        np.savez(tmp, obs=obs, actions=actions, **extra)
         tmp.replace(shard_path(folder, start))
         if bar is not None:
             bar.update(1)
@@ -87,31 +117,42 @@ def collect_demonstrations(
 
 
 def play_shard(
-    env_id: str, expert: Strategy, start: int, size: int, env_kwargs: dict[str, Any] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+    env_id: str,
+    expert: Strategy,
+    start: int,
+    size: int,
+    env_kwargs: dict[str, Any] | None = None,
+    behaviour: Strategy | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One shard: ``expert`` on the episodes ``start .. start + size - 1``, run as one vector env reset with
     ``seed=start`` until every episode ends (the expert's generators from
     :func:`~caasl_gym.evaluation.seeds.strategy_rngs`; an expert with ``bind(env)`` gets the env after the reset).
+    With ``behaviour``, that strategy's designs are played (its generators are
+    ``default_rng([STRATEGY_SEED, seed, 1])``, apart from the expert's) and the expert's are only recorded.
 
     Returns:
-        Observations ``(S, N, d, 3)`` and actions ``(S, d, k)`` float32, step-major (the ``size`` episodes of
-        step 0, then of step 1, ...), ``S = size * T``.
+        Observations ``(S, N, d, 3)``, the expert's actions ``(S, d, k)`` and the played ones ``(S, d, k)``
+        (the expert's, without a behaviour), float32, step-major (the ``size`` episodes of step 0, then of
+        step 1, ...), ``S = size * T``.
     """
     venv = gym.make_vec(env_id, num_envs=size, **(env_kwargs or {}))
     try:
         rngs = strategy_rngs(range(start, start + size))
+        behaviour_rngs = [np.random.default_rng([STRATEGY_SEED, s, 1]) for s in range(start, start + size)]
         obs, _ = venv.reset(seed=start)
         bind_env(expert, venv.unwrapped)  # a privileged teacher (caasl_gym.evaluation.probe) reads the hidden models
-        all_obs, all_actions, done = [], [], False
+        all_obs, all_actions, all_played, done = [], [], [], False
         while not done:
             action = np.asarray(expert.act(obs, rngs), dtype=np.float32)
+            played = action if behaviour is None else np.asarray(behaviour.act(obs, behaviour_rngs), dtype=np.float32)
             all_obs.append(obs.astype(np.float32))
             all_actions.append(action)
-            obs, _, terminated, truncated, _ = venv.step(action)
+            all_played.append(played)
+            obs, _, terminated, truncated, _ = venv.step(played)
             done = bool(np.all(terminated | truncated))
     finally:
         venv.close()
-    return np.concatenate(all_obs), np.concatenate(all_actions)
+    return np.concatenate(all_obs), np.concatenate(all_actions), np.concatenate(all_played)
 
 
 def load_demonstrations(folder: str | Path, episodes: range | None = None) -> tuple[np.ndarray, np.ndarray]:

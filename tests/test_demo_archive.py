@@ -50,8 +50,8 @@ def test_a_replay_that_differs_is_refused(tmp_path):
     pack_demonstrations(tmp_path / "demos", tmp_path / "a.npz", kwargs)
     with np.load(tmp_path / "a.npz") as data:
         fields = dict(data)
-    fields["actions"] = fields["actions"].copy()
-    fields["actions"][12, :, 0] *= -1  # the other targets in the first design of shard 4 (episode 4)
+    fields["played"] = fields["played"].copy()
+    fields["played"][12, :, 0] *= -1  # the other targets in the first design of shard 4 (episode 4)
     np.savez(tmp_path / "bad.npz", **fields)
     with pytest.raises(ValueError, match="replaying shard 4 does not reproduce"):
         unpack_demonstrations(tmp_path / "bad.npz", tmp_path / "back")
@@ -63,6 +63,37 @@ def test_a_replay_that_differs_is_refused(tmp_path):
     np.savez(shard_path(tmp_path / "demos", 0), obs=obs, actions=actions)
     with pytest.raises(ValueError, match="does not reproduce its observations"):
         pack_demonstrations(tmp_path / "demos", tmp_path / "c.npz", kwargs)
+
+
+def test_dagger_shards_keep_their_played_designs_and_behaviour(tmp_path):
+    """A DAgger shard's observations come from the behaviour's designs: the archive replays those and keeps the
+    expert's as labels; a format-1 archive (the expert played every shard) still unpacks."""
+    kwargs = TINY["linear"]
+    collect_demonstrations("CausalLinear-v0", RandomStrategy(), range(0, 2), tmp_path / "demos", shard_episodes=2,
+                           env_kwargs=kwargs, progress=False)  # fmt: skip
+    collect_demonstrations("CausalLinear-v0", RandomStrategy(), range(2, 4), tmp_path / "demos", shard_episodes=2,
+                           env_kwargs=kwargs, progress=False, behaviour=RandomStrategy(target_probability=0.2),
+                           behaviour_id="sparse")  # fmt: skip
+    (tmp_path / "demos" / "expert.json").write_text(json.dumps({"env": "CausalLinear-v0", "env_kwargs": kwargs}))
+    pack_demonstrations(tmp_path / "demos", tmp_path / "a.npz", kwargs)
+    assert unpack_demonstrations(tmp_path / "a.npz", tmp_path / "back") == 2
+    for start in (0, 2):
+        with np.load(shard_path(tmp_path / "demos", start)) as a, np.load(shard_path(tmp_path / "back", start)) as b:
+            assert sorted(a.files) == sorted(b.files)
+            for key in a.files:
+                np.testing.assert_array_equal(a[key], b[key])
+    with np.load(shard_path(tmp_path / "back", 2)) as shard:
+        assert str(shard["behaviour"]) == "sparse" and not np.array_equal(shard["played"], shard["actions"])
+    with np.load(tmp_path / "a.npz") as data:
+        fields = {k: data[k] for k in data.files if k not in ("played", "behaviours")}
+    meta = json.loads(str(fields["meta"]))
+    fields["meta"] = np.array(json.dumps({**meta, "format": 1}))
+    fields["actions"] = fields["actions"][:6]  # format 1: the expert's shards only
+    fields.update(starts=fields["starts"][:1], lengths=fields["lengths"][:1], obs_sha256=fields["obs_sha256"][:1])
+    np.savez(tmp_path / "v1.npz", **fields)
+    assert unpack_demonstrations(tmp_path / "v1.npz", tmp_path / "v1") == 1
+    np.testing.assert_array_equal(load_demonstrations(tmp_path / "v1")[0], load_demonstrations(tmp_path / "demos",
+                                                                                               range(0, 2))[0])
 
 
 def test_bad_archives_and_folders_get_clear_errors(tmp_path):

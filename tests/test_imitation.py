@@ -50,6 +50,30 @@ def test_demonstrations_are_sharded_and_resume(tmp_path):
         collect_demonstrations("CausalLinear-v0", TargetUntried(), range(10_000_000, 10_000_002), tmp_path)
 
 
+def test_dagger_shards_label_the_states_the_behaviour_visits(tmp_path):
+    from caasl_gym.evaluation.strategies import RandomStrategy
+
+    collect_demonstrations("CausalLinear-v0", TargetUntried(), range(0, 4), tmp_path, shard_episodes=2, env_kwargs=TINY,
+                           progress=False, behaviour=RandomStrategy(), behaviour_id="random")  # fmt: skip
+    with np.load(tmp_path / "demos_0000000.npz") as shard:
+        obs, actions, played = shard["obs"], shard["actions"], shard["played"]
+        assert str(shard["behaviour"]) == "random"
+    np.testing.assert_array_equal(actions, TargetUntried().act(obs, None))  # the expert's labels of these states
+    # the history holds the behaviour's designs: the row after the initial data of step 1 is the played step 0
+    np.testing.assert_array_equal(obs[2:4, 6, :, 1] > 0, played[0:2, :, 0] > 0)
+    assert not np.array_equal(played[..., 0] > 0, actions[..., 0] > 0)
+    assert load_demonstrations(tmp_path)[1].shape == (12, 4, 2)
+    with pytest.raises(ValueError, match="played by behaviour 'random', this collection by behaviour 'other'"):
+        collect_demonstrations("CausalLinear-v0", TargetUntried(), range(0, 4), tmp_path, shard_episodes=2,
+                               env_kwargs=TINY, progress=False, behaviour=RandomStrategy(),
+                               behaviour_id="other")  # fmt: skip
+    with pytest.raises(ValueError, match="this collection by the expert"):
+        collect_demonstrations("CausalLinear-v0", TargetUntried(), range(0, 4), tmp_path, shard_episodes=2,
+                               env_kwargs=TINY, progress=False)  # fmt: skip
+    with pytest.raises(ValueError, match="needs a behaviour_id"):
+        collect_demonstrations("CausalLinear-v0", TargetUntried(), range(0, 4), tmp_path, behaviour=RandomStrategy())
+
+
 def test_the_clone_reproduces_its_expert(tmp_path):
     collect_demonstrations("CausalLinear-v0", TargetUntried(), range(0, 8), tmp_path, env_kwargs=TINY, progress=False)
     obs, actions = load_demonstrations(tmp_path)
@@ -135,6 +159,19 @@ def test_cli_writes_a_selected_run(tmp_path):
     assert record["command"] == table["command"] and record["imitation"]["demo_episodes"] == 4
     with pytest.raises(ValueError, match="another expert"):
         imitate(ImitateConfig(**{**cfg.__dict__, "expert_samples": 3}))
+    # DAgger: the clone plays two more episodes, the expert labels them, and the next clone learns from all
+    dagger = imitate(ImitateConfig(**{**cfg.__dict__, "dagger_policy": str(run / "model.zip"), "dagger_seeds": [20]}))
+    record = json.loads((dagger / "imitation.json").read_text())
+    assert "--dagger-policy" in record["command"] and len(record["dagger_policy_sha256"]) == 64
+    with np.load(tmp_path / "demos" / "CausalLinear-v0" / "demos_0000020.npz") as shard:
+        assert str(shard["behaviour"]) == f"sha256:{record['dagger_policy_sha256']}"
+    with pytest.raises(ValueError, match="go together"):
+        ImitateConfig(env="CausalLinear-v0", dagger_seeds=[1000])
+    with pytest.raises(ValueError, match="do not overlap"):
+        ImitateConfig(env="CausalLinear-v0", demo_episodes=10, demo_seeds=[0], dagger_seeds=[5],
+                      dagger_policy=str(run / "model.zip"))  # fmt: skip
+    with pytest.raises(ValueError, match="no such file"):
+        ImitateConfig(env="CausalLinear-v0", dagger_seeds=[1000], dagger_policy=str(tmp_path / "none.zip"))
 
 
 def test_the_selected_epoch_follows_select_on():
