@@ -8,7 +8,10 @@ A diagnosis, run on validation episodes (never the test seeds), all paired with 
   over the history's variables, so their level stays but not *which* variable has more; a group is a
   comma-separated list (``in_mass,out_mass``);
 * ``targets only``: the policy's targets with values ``U(-1, 1)`` (as Random draws them), and ``values only``:
-  Random's targets with the policy's values (sampled designs only).
+  Random's targets with the policy's values (sampled designs only);
+* ``random signs``: the policy's designs (both modes) with the sign of every value drawn at random, its size
+  kept. On the linear domain the prior is symmetric in a value's sign, but a policy that always intervenes
+  with the same sign sets every targeted variable to the same value in every experiment.
 
 If a policy gains at ``d = 10`` and loses at ``d = 30``, these rows say which input or which half of the
 design carries the loss (``benchmarks/results/imitation_linear_stats/``).
@@ -109,6 +112,22 @@ class HalfPolicy:
         return actions
 
 
+class RandomSigns:
+    """A policy's designs with each value's sign drawn at random (``±|value|``, probability 1/2 each) from a
+    generator spawned from the episode's, so the policy's own noise is the one it has unablated."""
+
+    def __init__(self, model: Any, deterministic: bool) -> None:
+        self.policy = PolicyStrategy(model, deterministic=deterministic)
+        self.name = f"random signs/{'deterministic' if deterministic else 'sampled'}"
+
+    def act(self, obs: np.ndarray, rngs: Sequence[np.random.Generator]) -> np.ndarray:
+        """Actions ``(B, d, 2)`` for histories ``(B, N, d, 3)``."""
+        actions = self.policy.act(obs, rngs).copy()
+        signs = np.stack([rng.spawn(1)[0].choice([-1.0, 1.0], size=actions.shape[1]) for rng in rngs])
+        actions[..., 1] = np.abs(actions[..., 1]) * signs
+        return actions
+
+
 def ablation_table(
     model: Any, env_id: str, groups: Sequence[Sequence[str]], n_envs: int, seed_base: int
 ) -> pd.DataFrame:
@@ -120,6 +139,7 @@ def ablation_table(
         strategies += [PolicyStrategy(variant, mode == "deterministic", f"{label}/{mode}") for mode in
                        ("sampled", "deterministic")]  # fmt: skip
     strategies += [HalfPolicy(model, part) for part in PARTS]
+    strategies += [RandomSigns(model, deterministic) for deterministic in (False, True)]
     rows = final(summarize(evaluate(env_id, [*strategies, RandomStrategy()], n_envs, seed_base)))
     rows = rows[rows.strategy != "Random"]
     label, _, mode = rows.strategy.str.rpartition("/").T.to_numpy()
@@ -163,7 +183,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         notes=f"Policy: {args.policy}. {args.n_envs} validation environments (seeds {seed_base}+i), the id's "
         "default reward model. `without X`: the statistics X averaged over each history's variables in every "
         "encoder; `targets only`: the policy's targets with U(-1, 1) values; `values only`: targets with "
-        "probability 1/2 with the policy's values. gain_vs_random: S(h_T) - S_Random(h_T), paired, 95% CI.",
+        "probability 1/2 with the policy's values; `random signs`: the policy's designs with each value's sign "
+        "drawn at random. gain_vs_random: S(h_T) - S_Random(h_T), paired, 95% CI.",
         command=command_line("benchmarks.policy_ablation", argv),
     )
     return table

@@ -92,8 +92,9 @@ def test_dagger_shards_keep_their_played_designs_and_behaviour(tmp_path):
     fields.update(starts=fields["starts"][:1], lengths=fields["lengths"][:1], obs_sha256=fields["obs_sha256"][:1])
     np.savez(tmp_path / "v1.npz", **fields)
     assert unpack_demonstrations(tmp_path / "v1.npz", tmp_path / "v1") == 1
-    np.testing.assert_array_equal(load_demonstrations(tmp_path / "v1")[0], load_demonstrations(tmp_path / "demos",
-                                                                                               range(0, 2))[0])
+    np.testing.assert_array_equal(
+        load_demonstrations(tmp_path / "v1")[0], load_demonstrations(tmp_path / "demos", range(0, 2))[0]
+    )
 
 
 def test_bad_archives_and_folders_get_clear_errors(tmp_path):

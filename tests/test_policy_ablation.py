@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 import torch as th
 
-from benchmarks.policy_ablation import HalfPolicy, MeanOverVariables, ablation_table, without_statistics
+from benchmarks.policy_ablation import (
+    HalfPolicy,
+    MeanOverVariables,
+    RandomSigns,
+    ablation_table,
+    without_statistics,
+)
 from caasl_agents.common.posterior_features import FEATURE_NAMES
 from caasl_agents.evaluation import PolicyStrategy
 from caasl_gym.evaluation import VALIDATION
@@ -72,10 +78,23 @@ def test_half_policies_keep_their_half_of_the_policy_design(pf_policy):
         HalfPolicy(pf_policy, "both")
 
 
+def test_random_signs_keep_the_targets_and_the_size_of_the_values(pf_policy):
+    obs = np.zeros((2, 60, 10, 3), dtype=np.float32)
+    obs[:, :20, :, 2] = 1.0
+    obs[:, :20, :, 0] = np.random.default_rng(0).poisson(3.0, size=(2, 20, 10))
+    for deterministic in (False, True):
+        full = PolicyStrategy(pf_policy, deterministic).act(obs, [np.random.default_rng(s) for s in (3, 4)])
+        signed = RandomSigns(pf_policy, deterministic).act(obs, [np.random.default_rng(s) for s in (3, 4)])
+        np.testing.assert_array_equal(signed[..., 0], full[..., 0])
+        np.testing.assert_array_equal(np.abs(signed[..., 1]), np.abs(full[..., 1]))
+        assert 0 < (np.sign(signed[..., 1]) != np.sign(full[..., 1])).sum() < signed[..., 1].size
+
+
 def test_the_table_has_a_row_per_variant_and_mode(pf_policy):
     table = ablation_table(pf_policy, "SergioKnockout-v0", [["in_mass"]], 2, VALIDATION.start + 200_000)
-    assert table.variant.tolist() == ["policy"] * 2 + ["without in_mass"] * 2 + ["targets only", "values only"]
-    assert table.designs.tolist() == ["sampled", "deterministic"] * 2 + ["sampled"] * 2
+    assert table.variant.tolist() == (["policy"] * 2 + ["without in_mass"] * 2 + ["targets only", "values only"]
+                                      + ["random signs"] * 2)  # fmt: skip
+    assert table.designs.tolist() == ["sampled", "deterministic"] * 2 + ["sampled"] * 3 + ["deterministic"]
     assert np.isfinite(table.gain_vs_random).all()
     with pytest.raises(ValueError, match="ablation seeds"):
         ablation_table(pf_policy, "SergioKnockout-v0", [], 2, 0)
