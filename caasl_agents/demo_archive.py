@@ -3,8 +3,9 @@
 A folder of demonstration shards (:func:`caasl_agents.imitation.collect_demonstrations`) is large, about
 7 KB of observations per design at ``d = 10``, and costly to make: the 5,200 designs of the greedy
 exact-posterior designer behind the shipped linear clone took 85 minutes on the loaded 2-core machine
-(about 2 CPU-s per design; on 2026-12-07, 20,800 more took at most 0.17 CPU-s each). ``runs/`` is git-ignored and lost between sessions. Yet the observations are a deterministic
-function of the environment, its kwargs, the episode seeds and the actions. An archive therefore keeps the
+(about 2 CPU-s per design; on 2026-12-07, 20,800 more took at most 0.17 CPU-s each). ``runs/`` is
+git-ignored and lost between sessions. Yet the observations are a deterministic function of the environment,
+its kwargs, the episode seeds and the actions. An archive therefore keeps the
 actions only (80 bytes per design at ``d = 10``), the shard layout and a sha256 of every shard's
 observations; unpacking replays the actions through the same vector envs, rebuilds the shards and checks
 every checksum, so a replay that differs from the collection (another simulator version, say) fails loudly
