@@ -8,6 +8,7 @@ date, machine and library versions on top), so a committed result always says ho
 
 from __future__ import annotations
 
+import argparse
 import copy
 import datetime as _dt
 import os
@@ -22,6 +23,13 @@ import numpy as np
 import pandas as pd
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def add_seed_block_args(parser: argparse.ArgumentParser, offset: int, out: str) -> None:
+    """Add ``--offset`` (the validation seed block ``VALIDATION.start + offset + i``) and ``--out`` (the results
+    name under ``benchmarks/results/``) with these defaults: the options of every validation benchmark."""
+    parser.add_argument("--offset", type=int, default=offset, help="seeds VALIDATION.start + offset + i")
+    parser.add_argument("--out", default=out, help="results name under benchmarks/results/")
 
 
 def command_line(module: str, argv: list[str] | None = None) -> str:

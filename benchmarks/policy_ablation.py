@@ -35,7 +35,7 @@ import pandas as pd
 import torch as th
 from stable_baselines3.common.base_class import BaseAlgorithm
 
-from benchmarks._common import command_line, print_table, write_results
+from benchmarks._common import add_seed_block_args, command_line, print_table, write_results
 from caasl_agents import REDQ, load_pretrained
 from caasl_agents.common.posterior_features import FEATURE_NAMES, check_feature_names
 from caasl_agents.common.torch_layers import AlternatingAttentionEncoder
@@ -161,8 +161,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument("--env", default="CausalLinear-v0")
     p.add_argument("--groups", nargs="*", default=[], help="statistics to average, one group per argument (a,b)")
     p.add_argument("--n-envs", type=int, default=100)
-    p.add_argument("--offset", type=int, default=DEFAULT_OFFSET, help="seeds VALIDATION.start + offset + i")
-    p.add_argument("--out", default="policy_ablation", help="results name under benchmarks/results/")
+    add_seed_block_args(p, DEFAULT_OFFSET, "policy_ablation")
     args = p.parse_args(argv)
     th.set_num_threads(1)
     seed_base = VALIDATION.start + args.offset

@@ -22,7 +22,7 @@ import argparse
 import pandas as pd
 import torch
 
-from benchmarks._common import command_line, print_table, write_results
+from benchmarks._common import add_seed_block_args, command_line, print_table, write_results
 from benchmarks.evaluate import make_strategies
 from caasl_agents import REDQ, load_pretrained
 from caasl_agents.evaluation import PolicyStrategy
@@ -89,9 +89,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument("candidates", nargs="+", help="'shipped' or LABEL=PATH to a model.zip; the first is the incumbent")
     p.add_argument("--env", default="SergioKnockout-v0")
     p.add_argument("--n-envs", type=int, default=300)
-    p.add_argument("--offset", type=int, default=DEFAULT_OFFSET, help="seeds VALIDATION.start + offset + i")
+    add_seed_block_args(p, DEFAULT_OFFSET, "select_policy")
     p.add_argument("--baselines", nargs="*", default=[], help="benchmarks.evaluate strategy names to add as rows")
-    p.add_argument("--out", default="select_policy", help="results name under benchmarks/results/")
     args = p.parse_args(argv)
     seed_base = VALIDATION.start + args.offset
     torch.set_num_threads(1)

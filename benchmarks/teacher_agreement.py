@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import torch as th
 
-from benchmarks._common import command_line, print_table, write_results
+from benchmarks._common import add_seed_block_args, command_line, print_table, write_results
 from caasl_agents.imitation import play_shard
 from caasl_gym.evaluation import VALIDATION, RandomStrategy
 from caasl_gym.evaluation.seeds import check_in_family
@@ -90,8 +90,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument("--env", default="CausalLinear-v0", help="a linear id with d <= 12")
     p.add_argument("--samples", type=int, nargs="+", default=[32], help="posterior samples M of the designer")
     p.add_argument("--n-states", type=int, default=100)
-    p.add_argument("--offset", type=int, default=DEFAULT_OFFSET, help="seeds VALIDATION.start + offset + i")
-    p.add_argument("--out", default="teacher_agreement", help="results name under benchmarks/results/")
+    add_seed_block_args(p, DEFAULT_OFFSET, "teacher_agreement")
     args = p.parse_args(argv)
     th.set_num_threads(1)
     seed_base = VALIDATION.start + args.offset

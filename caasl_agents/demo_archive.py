@@ -29,7 +29,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from caasl_agents.imitation import play_shard, shard_path
+from caasl_agents.imitation import play_shard, shard_behaviour, shard_path
 from caasl_gym.registration import config_for, domain_of
 
 FORMAT = 2
@@ -112,7 +112,7 @@ def pack_demonstrations(folder: str | os.PathLike, out: str | os.PathLike, env_k
         with np.load(path) as shard:
             obs, act = shard["obs"], shard["actions"].astype(np.float32)
             play = shard["played"].astype(np.float32) if "played" in shard.files else act
-            behaviour = str(shard["behaviour"]) if "behaviour" in shard.files else ""
+            behaviour = shard_behaviour(shard)
         digest = obs_digest(obs)
         if obs_digest(replay_shard(meta["env"], env_kwargs, start, play)) != digest:
             raise ValueError(f"{path}: replaying its played designs does not reproduce its observations; not packed")

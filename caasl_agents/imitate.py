@@ -28,7 +28,6 @@ flags are stored with the policy but unused here.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import json
 import os
@@ -55,6 +54,7 @@ from caasl_agents.redq import REDQ
 from caasl_agents.train import TrainConfig, _new_run_dir
 from caasl_gym.evaluation.seeds import TRAIN, VALIDATION, check_in_family
 from caasl_gym.registration import config_for, domain_of
+from caasl_gym.reward.loading import sha256_file
 
 PROG = "python -m caasl_agents.imitate"
 EXPERTS = ("greedy", "probe", "posterior-parents")
@@ -157,12 +157,7 @@ def demo_ranges(cfg: ImitateConfig, dagger: bool = False) -> list[range]:
     return [range(s, s + cfg.demo_episodes) for s in (cfg.dagger_seeds if dagger else cfg.demo_seeds)]
 
 
-def file_sha256(path: str | Path) -> str:
-    """The hex sha256 of a file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def _demonstrate(cfg: ImitateConfig, folder: Path) -> None:
+def _demonstrate(cfg: ImitateConfig, folder: Path, dagger_sha256: str) -> None:
     expert = expert_for(cfg)
     meta = {"env": cfg.env, "env_kwargs": cfg.env_kwargs, "expert": expert.name,
             "expert_samples": cfg.expert_samples, "expert_candidates": cfg.expert_candidates}  # fmt: skip
@@ -181,7 +176,7 @@ def _demonstrate(cfg: ImitateConfig, folder: Path) -> None:
         collect_demonstrations(cfg.env, expert, episodes, folder, env_kwargs=kwargs, progress=cfg.progress_bar)
     if cfg.dagger_policy:
         behaviour = PolicyStrategy(REDQ.load(cfg.dagger_policy, device="cpu"), name="DAgger behaviour")
-        behaviour_id = f"sha256:{file_sha256(cfg.dagger_policy)}"
+        behaviour_id = f"sha256:{dagger_sha256}"
         for episodes in demo_ranges(cfg, dagger=True):
             collect_demonstrations(cfg.env, expert, episodes, folder, env_kwargs=kwargs, progress=cfg.progress_bar,
                                    behaviour=behaviour, behaviour_id=behaviour_id)  # fmt: skip
@@ -193,7 +188,8 @@ def imitate(cfg: ImitateConfig) -> Path:
         th.set_num_threads(cfg.torch_threads)
     check_in_family(range(cfg.eval_seed, cfg.eval_seed + cfg.eval_episodes), VALIDATION, "--eval-seed")
     folder = Path(cfg.demo_dir or Path(cfg.run_root) / "demos" / cfg.env)
-    _demonstrate(cfg, folder)
+    dagger_sha256 = sha256_file(cfg.dagger_policy) if cfg.dagger_policy else ""
+    _demonstrate(cfg, folder, dagger_sha256)
     parts = [load_demonstrations(folder, episodes) for episodes in demo_ranges(cfg) + demo_ranges(cfg, dagger=True)]
     obs, actions = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     run_dir = _new_run_dir(cfg)
@@ -203,7 +199,7 @@ def imitate(cfg: ImitateConfig) -> Path:
     command = format_command(cfg, PROG, frozenset({"run_root", "progress_bar", "verbose", "demo_dir"}), ("env",))
     record = {"command": command, **dataclasses.asdict(cfg)}
     if cfg.dagger_policy:
-        record["dagger_policy_sha256"] = file_sha256(cfg.dagger_policy)
+        record["dagger_policy_sha256"] = dagger_sha256
     (run_dir / "imitation.json").write_text(json.dumps(record, indent=2))
     venv = make_vec_env(cfg.env, 1, seed=cfg.seed, env_kwargs=cfg.env_kwargs)
     model = REDQ("TransformerPolicy", venv, **train_cfg.model_kwargs())

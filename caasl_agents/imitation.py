@@ -35,6 +35,11 @@ def shard_path(folder: Path, start: int) -> Path:
     return folder / f"demos_{start:07d}.npz"
 
 
+def shard_behaviour(shard: Any) -> str:
+    """The ``behaviour_id`` that played a loaded shard (``np.load``), ``""`` where its expert played."""
+    return str(shard["behaviour"]) if "behaviour" in shard.files else ""
+
+
 def collect_demonstrations(
     env_id: str,
     expert: Strategy,
@@ -83,6 +88,8 @@ def collect_demonstrations(
     check_in_family(episodes, TRAIN, "demonstration episodes")
     if behaviour is not None and not behaviour_id:
         raise ValueError("a behaviour strategy needs a behaviour_id to record in its shards")
+    if behaviour is None and behaviour_id:
+        raise ValueError(f"behaviour_id {behaviour_id!r} without a behaviour strategy: the expert would play")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     starts = []
@@ -92,7 +99,7 @@ def collect_demonstrations(
             starts.append(s)
             continue
         with np.load(path) as shard:
-            found = str(shard["behaviour"]) if "behaviour" in shard.files else ""
+            found = shard_behaviour(shard)
         if found != behaviour_id:
             played = f"behaviour {found!r}" if found else "the expert"
             wanted = f"behaviour {behaviour_id!r}" if behaviour_id else "the expert"
