@@ -11,8 +11,11 @@ the observational one and a single random target, each simulated on the hidden m
     python -m benchmarks.null_experiment --ids SergioKnockout-v0 CausalLinear-v0 \\
         --reward-models default linear --out null_experiment
 
+With ``--guard`` every reward model is also run wrapped in
+:class:`~caasl_gym.reward.IgnoreFullInterventions`, which masks such rows (rows labelled ``<model>, guarded``).
+
 Per id and reward model (``default``: the id's own): the mean change of ``S`` per design, averaged over the
-steps of an episode, then over episodes (95% CI), and the share of states where it is positive. Outputs
+steps of an episode, then over episodes (95% CI), and the share of states where it is above 1e-4. Outputs
 ``benchmarks/results/<out>.{csv,md}``.
 """
 
@@ -33,6 +36,8 @@ from caasl_gym.evaluation.stats import mean_ci95
 
 DEFAULT_OFFSET = 2_200_000
 DESIGNS = ("null experiment", "observational", "single random target")
+RISE_TOLERANCE = 1e-4
+"""A change of ``S`` counts as a rise above this: a float32 network moves ``S`` by up to ~3e-6 on masked rows."""
 
 
 def design_candidates(rngs: list[np.random.Generator], d: int) -> np.ndarray:
@@ -67,20 +72,45 @@ def score_changes(env_id: str, n_envs: int, seed_base: int, env_kwargs: dict[str
     return np.stack(steps, axis=1)
 
 
+def reward_variants(env_id: str, reward: str, guard: bool, env_kwargs: dict | None) -> list[tuple[str, Any]]:
+    """``(label, reward_model kwarg)`` pairs of ``reward`` (``"default"``: the id's own) on ``env_id``, and with
+    ``guard`` the same model wrapped in :class:`~caasl_gym.reward.IgnoreFullInterventions`."""
+    from caasl_gym.envs.scoring import resolve_reward_model
+    from caasl_gym.registration import config_for
+    from caasl_gym.reward import IgnoreFullInterventions
+
+    config = config_for(env_id, **(env_kwargs or {}))
+    spec = config.reward_model if reward == "default" else reward
+    out = [(reward, spec)]
+    if guard:
+        out.append((f"{reward}, guarded", IgnoreFullInterventions(resolve_reward_model(spec, config=config))))
+    return out
+
+
 def null_table(
-    ids: list[str], reward_models: list[str], n_envs: int, seed_base: int, env_kwargs: dict | None = None
+    ids: list[str],
+    reward_models: list[str],
+    n_envs: int,
+    seed_base: int,
+    env_kwargs: dict | None = None,
+    guard: bool = False,
 ) -> pd.DataFrame:
-    """One row per id, reward model and design (see the module docstring); ``env_kwargs`` go to every env."""
+    """One row per id, reward model (and its guarded variant with ``guard``) and design (see the module
+    docstring); ``env_kwargs`` go to every env."""
     rows = []
     for env_id in ids:
         for reward in reward_models:
-            kwargs = dict(env_kwargs or {}) if reward == "default" else {**(env_kwargs or {}), "reward_model": reward}
-            changes = score_changes(env_id, n_envs, seed_base, kwargs)
-            for k, design in enumerate(DESIGNS):
-                mean, ci = mean_ci95(changes[:, :, k].mean(axis=1))
-                rows.append(dict(env_id=env_id, reward_model=reward, design=design, change_per_design=mean,
-                                 ci95=ci, positive_share=float((changes[:, :, k] > 0).mean())))  # fmt: skip
+            for label, model in reward_variants(env_id, reward, guard, env_kwargs):
+                changes = score_changes(env_id, n_envs, seed_base, {**(env_kwargs or {}), "reward_model": model})
+                rows += [dict(env_id=env_id, reward_model=label, design=design, **change_stats(changes[:, :, k]))
+                         for k, design in enumerate(DESIGNS)]  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def change_stats(changes: np.ndarray) -> dict[str, float]:
+    """The columns of one row from the changes ``(n, T)`` of one design."""
+    mean, ci = mean_ci95(changes.mean(axis=1))
+    return dict(change_per_design=mean, ci95=ci, positive_share=float((changes > RISE_TOLERANCE).mean()))
 
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
@@ -88,13 +118,14 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument("--ids", nargs="+", default=["SergioKnockout-v0", "CausalLinear-v0"])
     p.add_argument("--reward-models", nargs="+", default=["default"], help="'default' or a reward model name")
     p.add_argument("--n-envs", type=int, default=100, help="validation episodes")
+    p.add_argument("--guard", action="store_true", help="also each model wrapped in IgnoreFullInterventions")
     add_seed_block_args(p, DEFAULT_OFFSET, "null_experiment")
     args = p.parse_args(argv)
     th.set_num_threads(1)
     seed_base = VALIDATION.start + args.offset
     try:
         check_in_family(range(seed_base, seed_base + args.n_envs), VALIDATION, "validation seeds")
-        table = null_table(args.ids, args.reward_models, args.n_envs, seed_base)
+        table = null_table(args.ids, args.reward_models, args.n_envs, seed_base, guard=args.guard)
     except (ValueError, gym.error.Error) as err:
         p.error(str(err))
     print_table(table)
@@ -105,8 +136,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         notes=f"{args.n_envs} validation episodes {seed_base}+i played by Random; from each state h_t, t < T, "
         "the change of S by one more experiment simulated on the hidden model (common noise across the three "
         "designs). change_per_design: the mean over an episode's steps, then over episodes, with a 95% CI; "
-        "positive_share: the share of states where S rose. The null experiment intervenes on every variable "
-        "and carries no information about the graph.",
+        "positive_share: the share of states where S rose by more than 1e-4. The null experiment intervenes on "
+        "every variable and carries no information about the graph; `, guarded`: the model wrapped in "
+        "IgnoreFullInterventions, which masks such rows.",
         command=command_line("benchmarks.null_experiment", argv),
     )
     return table

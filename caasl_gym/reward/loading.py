@@ -25,6 +25,10 @@ SHIPPED_MODELS = ("linear", "linear-small", "sergio")
 the log-std input channel), ``linear-small`` (its scale-blind predecessor and warm start), ``sergio``."""
 EXACT_MODEL = "exact"
 """Name of the exact linear-SCM posterior (:mod:`caasl_gym.reward.exact`): no weights, ``d <= 12``."""
+GUARDED_SUFFIX = "-guarded"
+"""A shipped name plus this suffix loads that model wrapped in
+:class:`~caasl_gym.reward.uninformative.IgnoreFullInterventions` (rows that intervene on every variable are
+ignored), so ``gym.make(id, reward_model="sergio-guarded")`` and JSON env kwargs can ask for it by name."""
 
 REGENERATE_COMMANDS = {
     "linear": "python -m caasl_gym.reward.train --domain linear --init linear-small --scale-channel --teacher "
@@ -150,7 +154,7 @@ def _resolve(name_or_path: str | Path) -> tuple[Path, Path, str]:
     if not (pt.exists() or js.exists()) and "/" not in str(name_or_path) and path.suffix == "":
         raise RewardWeightsError(
             f"unknown reward model {str(name_or_path)!r}: not a shipped name "
-            f"({', '.join((*SHIPPED_MODELS, EXACT_MODEL))}) "
+            f"({', '.join((*SHIPPED_MODELS, EXACT_MODEL))}, or a shipped name + {GUARDED_SUFFIX!r}) "
             f"and no file {pt} / {js}"
         )
     cmd = f"python -m caasl_gym.reward.train --domain <linear|sergio> --out {base}"
@@ -161,13 +165,15 @@ def load_reward_model(name_or_path: str | Path = "linear", device: str | torch.d
     """Load a reward model after verifying its sha256.
 
     Args:
-        name_or_path: a shipped name (see :data:`SHIPPED_MODELS`), ``"exact"`` (the exact posterior of the
-            ``CausalLinear-v0`` prior, :class:`~caasl_gym.reward.exact.ExactLinearPosterior`), or the path
-            of a ``.pt`` file, its ``.json`` sidecar, or their common stem.
+        name_or_path: a shipped name (see :data:`SHIPPED_MODELS`), a shipped name with :data:`GUARDED_SUFFIX`
+            (``"sergio-guarded"``: the model wrapped in
+            :class:`~caasl_gym.reward.uninformative.IgnoreFullInterventions`), ``"exact"`` (the exact posterior
+            of the ``CausalLinear-v0`` prior, :class:`~caasl_gym.reward.exact.ExactLinearPosterior`), or the
+            path of a ``.pt`` file, its ``.json`` sidecar, or their common stem.
         device: torch device for inference.
 
     Returns:
-        :class:`RewardModel` in eval mode (or the exact posterior).
+        :class:`RewardModel` in eval mode (or the exact posterior, or a guarded model).
 
     Raises:
         RewardWeightsError: a missing, unreadable, truncated or altered file; the message names the
@@ -177,6 +183,12 @@ def load_reward_model(name_or_path: str | Path = "linear", device: str | torch.d
         from caasl_gym.reward.exact import ExactLinearPosterior
 
         return ExactLinearPosterior(device=device)
+    if isinstance(name_or_path, str) and name_or_path.endswith(GUARDED_SUFFIX):
+        base = name_or_path.removesuffix(GUARDED_SUFFIX)
+        if base in SHIPPED_MODELS:
+            from caasl_gym.reward.uninformative import IgnoreFullInterventions
+
+            return IgnoreFullInterventions(load_reward_model(base, device))
     pt, js, cmd = _resolve(name_or_path)
     if not js.is_file():
         raise RewardWeightsError(f"reward-model sidecar {js} is missing; regenerate it with: {cmd}")
