@@ -139,6 +139,7 @@ def collect(
 ) -> dict[str, np.ndarray]:
     """Every ``chunk`` of the first ``n_episodes`` training episodes (missing ones collected in ``workers``
     processes), concatenated: ``probs (S, d, d)``, ``counts (S, d)``, ``sets (S, C, d)``, ``scores (S, C)``.
+    Chunk files are named by their first seed and ``n_random`` only: one ``data_dir`` per id and kwargs.
 
     Raises:
         ValueError: ``n_episodes`` is not a positive multiple of ``chunk``.
