@@ -39,6 +39,7 @@ MODES = ("sampled", "deterministic")
 
 def designs(env_id: str, n_envs: int, mode: str = "sampled") -> pd.DataFrame:
     """One row per step t: mean targets, fraction targeted, fraction of empty designs, fraction of designs that
+    target every variable (the null experiment, ``benchmarks.null_experiment``), fraction of designs that
     repeat the previous step's target set (NaN at t = 0) and mean |value| of the targets, for the ``mode``
     (one of :data:`MODES`) designs of the shipped policy of ``env_id``'s prior."""
     if mode not in MODES:
@@ -58,6 +59,7 @@ def designs(env_id: str, n_envs: int, mode: str = "sampled") -> pd.DataFrame:
                 "targets_per_step": float(targets[:, t].sum(1).mean()),
                 "fraction_targeted": float(targets[:, t].mean()),
                 "fraction_empty": float((~targets[:, t].any(1)).mean()),
+                "fraction_full": float(targets[:, t].all(1).mean()),
                 "fraction_repeated": float((targets[:, t] == targets[:, t - 1]).all(1).mean()) if t else np.nan,
                 "mean_abs_value": float(values.mean()) if values.size and domain_of(env_id) == "linear" else np.nan,
             }
@@ -89,7 +91,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         title="Designs of the shipped policies per step",
         notes=f"{args.n_envs} held-out test environments per id (seeds {TEST.start}+i), {described} designs of "
         "the shipped policy of the id's prior. Random targets a fraction 0.5 at every step; fraction_empty: "
-        "designs that target nothing (observational); fraction_repeated: designs with the same target set as the "
+        "designs that target nothing (observational); fraction_full: designs that target every variable (the "
+        "null experiment, which the sergio reward model wrongly pays for; Random at d = 10: about 0.001); "
+        "fraction_repeated: designs with the same target set as the "
         "step before (Random at d = 10: about 0.001).",
         command=command_line("benchmarks.policy_designs", argv),
     )

@@ -60,6 +60,7 @@ def test_policy_designs_benchmark_counts_targets_per_step():
     assert ((df.fraction_targeted >= 0) & (df.fraction_targeted <= 1)).all()
     np.testing.assert_allclose(df.targets_per_step, df.fraction_targeted * 10)
     assert df.mean_abs_value.isna().all()  # knockouts have no value
+    assert (df.fraction_full == 0).all()  # the shipped policy never designs the null experiment
 
 
 @pytest.mark.parametrize("env_id", SHIPPED)
