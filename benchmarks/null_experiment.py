@@ -22,6 +22,7 @@ steps of an episode, then over episodes (95% CI), and the share of states where 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -31,7 +32,9 @@ import torch as th
 
 from benchmarks._common import add_seed_block_args, command_line, print_table, write_results
 from caasl_gym.evaluation import VALIDATION
-from caasl_gym.evaluation.seeds import check_in_family, strategy_rngs
+from caasl_gym.evaluation.probe import PrivilegedProbe
+from caasl_gym.evaluation.rollout import rollout
+from caasl_gym.evaluation.seeds import check_in_family
 from caasl_gym.evaluation.stats import mean_ci95
 
 DEFAULT_OFFSET = 2_200_000
@@ -52,24 +55,28 @@ def design_candidates(rngs: list[np.random.Generator], d: int) -> np.ndarray:
     return out
 
 
+class NullRecorder(PrivilegedProbe):
+    """Plays Random's designs and, before each, records the scores ``(B, 3)`` of the history extended by each of
+    :data:`DESIGNS`, simulated on the hidden model. PRIVILEGED: a measurement, not a method."""
+
+    def __init__(self) -> None:
+        super().__init__(n_random=0, single_targets=False, name="null-experiment recorder")
+        self.scores: list[np.ndarray] = []
+
+    def act(self, obs: np.ndarray, rngs: Sequence[np.random.Generator]) -> np.ndarray:
+        d = obs.shape[2]
+        cands = design_candidates(list(rngs), d)
+        seeds = np.array([rng.integers(0, 2**63) for rng in rngs])
+        self.scores.append(self.candidate_scores(obs, cands, seeds))
+        return np.stack([rng.uniform(-1.0, 1.0, size=(d, 2)) for rng in rngs]).astype(np.float32)
+
+
 def score_changes(env_id: str, n_envs: int, seed_base: int, env_kwargs: dict[str, Any]) -> np.ndarray:
     """``(n_envs, T, 3)`` change of ``S`` from each state of Random's episodes ``seed_base + i`` by one more
     experiment of each of :data:`DESIGNS`."""
-    env = gym.make_vec(env_id, num_envs=n_envs, **env_kwargs)
-    try:
-        obs, info = env.reset(seed=seed_base)
-        rngs = strategy_rngs(range(seed_base, seed_base + n_envs))
-        steps, done = [], False
-        while not done:
-            cands = design_candidates(rngs, obs.shape[2])
-            seeds = np.array([rng.integers(0, 2**63) for rng in rngs])
-            steps.append(env.unwrapped.lookahead_scores(obs, cands, seeds) - info["score"][:, None])
-            action = np.stack([rng.uniform(-1.0, 1.0, size=env.action_space.shape[1:]) for rng in rngs])
-            obs, _, terminated, truncated, info = env.step(action.astype(np.float32))
-            done = bool(np.all(terminated | truncated))
-    finally:
-        env.close()
-    return np.stack(steps, axis=1)
+    recorder = NullRecorder()
+    run = rollout(env_id, recorder, n_envs, seed_base, env_kwargs, chunk_size=n_envs)
+    return np.stack(recorder.scores, axis=1) - run.score[:, :-1, None]
 
 
 def reward_variants(env_id: str, reward: str, guard: bool, env_kwargs: dict | None) -> list[tuple[str, Any]]:
