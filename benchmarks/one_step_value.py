@@ -40,12 +40,12 @@ import torch as th
 from torch import nn
 
 from benchmarks._common import add_seed_block_args, command_line, print_table, write_results
+from caasl_agents.common.posterior_features import relative_to_max, variable_statistics
 from caasl_gym.baselines.posterior_targets import PosteriorTargets
-from caasl_gym.evaluation import VALIDATION, RandomStrategy, RoundRobinStrategy
+from caasl_gym.evaluation import VALIDATION, RandomStrategy, RoundRobinStrategy, final, summarize
 from caasl_gym.evaluation.probe import PrivilegedProbe
 from caasl_gym.evaluation.rollout import rollout
 from caasl_gym.evaluation.seeds import TRAIN, check_in_family
-from caasl_gym.evaluation.stats import mean_ci95
 from caasl_gym.registration import config_for
 
 ENV_ID = "SergioKnockout-v0"
@@ -85,10 +85,20 @@ def reward_model_of(env_id: str, env_kwargs: dict | None = None) -> Any:
 
 def history_posterior(model: Any, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Edge probabilities ``(B, d, d)`` (``i -> j``) of the histories ``obs`` ``(B, N, d, 3)`` and the number of
-    filled rows that targeted each gene ``(B, d)``."""
+    filled rows that targeted each gene ``(B, d)``, float64."""
     filled = obs[:, :, 0, 2] > 0
     probs = model.edge_probabilities(obs[..., 0], obs[..., 1] > 0, filled)
-    return np.asarray(probs, dtype=np.float32), (obs[..., 1] * obs[..., 2]).sum(axis=1).astype(np.float32)
+    return np.asarray(probs, dtype=np.float64), (obs[..., 1] * obs[..., 2]).sum(axis=1).astype(np.float64)
+
+
+def gene_statistics(probs: np.ndarray, counts: np.ndarray) -> th.Tensor:
+    """Per-gene inputs ``(S, d, 9)`` float32 of ``probs`` ``(S, d, d)`` and ``counts`` ``(S, d)``: the policies'
+    posterior statistics (:func:`~caasl_agents.common.posterior_features.variable_statistics`) and the
+    uncertainty of the gene's children per targeting row, relative to the state's largest."""
+    probs, counts = np.asarray(probs, dtype=np.float64), np.asarray(counts, dtype=np.float64)
+    children = relative_to_max((probs * (1.0 - probs)).sum(axis=2) / (1.0 + counts))
+    stats = np.concatenate([variable_statistics(probs, counts), children[..., None]], axis=-1)
+    return th.as_tensor(stats, dtype=th.float32)
 
 
 class Collector(PrivilegedProbe):
@@ -107,10 +117,12 @@ class Collector(PrivilegedProbe):
         seeds = np.array([rng.integers(0, 2**63) for rng in rngs])
         scores = self.candidate_scores(obs, cands, seeds)  # (B, C)
         probs, counts = history_posterior(self.model, obs)
-        self.records.append(dict(probs=probs, counts=counts, sets=sets, scores=scores.astype(np.float32)))
+        self.records.append(dict(probs=probs.astype(np.float32), counts=counts.astype(np.float32), sets=sets,
+                                 scores=scores.astype(np.float32)))  # fmt: skip
         explore = np.array([rng.random() < 0.5 for rng in rngs])
         picked = np.array([rng.integers(sets.shape[1]) for rng in rngs])
-        return np.where(explore[:, None, None], cands[np.arange(batch), picked], self.teacher.act(obs, rngs))
+        teacher = self.teacher.design(self.teacher.scores_from(probs, counts), rngs)
+        return np.where(explore[:, None, None], cands[np.arange(batch), picked], teacher)
 
 
 def collect_chunk(
@@ -160,21 +172,11 @@ def collect(
     return {k: np.concatenate([z[k] for z in parts]) for k in parts[0].files}
 
 
-def candidate_inputs(probs: th.Tensor, counts: th.Tensor, sets: th.Tensor) -> th.Tensor:
-    """Features ``(S, C, d, N_INPUTS)`` per state, candidate and gene from ``probs`` ``(S, d, d)``, ``counts``
-    ``(S, d)`` and ``sets`` ``(S, C, d)``: the gene's posterior statistics (expected parents and children,
-    their variances, coverage, the Posterior-parents score and three scores relative to the state's best), the
+def candidate_inputs(gene: th.Tensor, probs: th.Tensor, counts: th.Tensor, sets: th.Tensor) -> th.Tensor:
+    """Features ``(S, C, d, N_INPUTS)`` per state, candidate and gene: the state's :func:`gene_statistics`
+    ``gene`` ``(S, d, 9)``, then from ``probs`` ``(S, d, d)``, ``counts`` ``(S, d)`` and ``sets`` ``(S, C, d)`` the
     gene's target indicator, its expected targeted parents and children, the candidate's share of targeted
     genes and the history's targeted rows / 10."""
-    spread = probs * (1 - probs)
-    in_mass, in_spread, out_mass, out_spread = probs.sum(1), spread.sum(1), probs.sum(2), spread.sum(2)
-
-    def relative(x: th.Tensor) -> th.Tensor:
-        return x / x.amax(1, keepdim=True).clamp_min(1e-6)
-
-    per_target = [x / (1 + counts) for x in (in_mass, in_spread, out_spread)]
-    gene = th.stack([in_mass, in_spread, out_mass, out_spread, th.log1p(counts), per_target[0],
-                     *map(relative, per_target)], -1)  # fmt: skip  # (S, d, 9)
     s, c, d = sets.shape
     m = sets.float()
     per_candidate = [
@@ -198,8 +200,9 @@ class ValueNet(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.head = nn.Sequential(nn.Linear(2 * width, width), nn.ReLU(), nn.Linear(width, 1))
 
-    def forward(self, probs: th.Tensor, counts: th.Tensor, sets: th.Tensor) -> th.Tensor:
-        x = candidate_inputs(probs, counts, sets)
+    def forward(self, gene: th.Tensor, probs: th.Tensor, counts: th.Tensor, sets: th.Tensor) -> th.Tensor:
+        """Values ``(S, C)`` from :func:`candidate_inputs` (``gene``: the states' :func:`gene_statistics`)."""
+        x = candidate_inputs(gene, probs, counts, sets)
         s, c, d, f = x.shape
         h = self.encoder(self.embed(x.reshape(s * c, d, f)))  # (S C, d, w)
         m = sets.reshape(s * c, d, 1).float()
@@ -213,6 +216,7 @@ def train(data: dict[str, np.ndarray], epochs: int, seed: int, batch: int = 64) 
     Posterior-parents' pick and the best candidate (noisy: one draw per candidate)."""
     th.manual_seed(seed)
     rng = np.random.default_rng(seed)
+    gene = gene_statistics(data["probs"], data["counts"])  # (S, d, 9), once for every epoch
     probs, counts, sets = (th.as_tensor(data[k]) for k in ("probs", "counts", "sets"))
     scores = data["scores"].astype(np.float64)
     target = th.as_tensor(scores - scores.mean(1, keepdims=True), dtype=th.float32)
@@ -226,14 +230,14 @@ def train(data: dict[str, np.ndarray], epochs: int, seed: int, batch: int = 64) 
         net.train()
         rng.shuffle(fit)
         for i in np.array_split(fit, max(1, len(fit) // batch)):
-            pred = net(probs[i], counts[i], sets[i])
+            pred = net(gene[i], probs[i], counts[i], sets[i])
             loss = ((pred - pred.mean(1, keepdim=True) - target[i]) ** 2).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
         net.eval()
         with th.no_grad():
-            pred = th.cat([net(probs[i], counts[i], sets[i]) for i in np.array_split(held, 20)])
+            pred = th.cat([net(gene[i], probs[i], counts[i], sets[i]) for i in np.array_split(held, 20)])
         y, mse = target[held], ((pred - pred.mean(1, keepdim=True) - target[held]) ** 2).mean().item()
         rows.append(dict(epoch=epoch, heldout_mse=mse, explained=1 - mse / (y**2).mean().item(),
                          picked=y.gather(1, pred.argmax(1, keepdim=True)).mean().item(),
@@ -257,23 +261,28 @@ class OneStepValueDesigner:
         probs, counts = history_posterior(self.model, obs)
         sets = np.stack([candidate_sets(rng, d, self.n_random, self.max_size or d) for rng in rngs])
         with th.no_grad():
-            values = self.net(th.as_tensor(probs), th.as_tensor(counts), th.as_tensor(sets)).numpy()
+            gene, probs, counts = (
+                gene_statistics(probs, counts),
+                *(th.as_tensor(x, dtype=th.float32) for x in (probs, counts)),
+            )
+            values = self.net(gene, probs, counts, th.as_tensor(sets)).numpy()
         best = sets[np.arange(batch), values.argmax(1)]
         return np.stack([as_actions(s, rng) for s, rng in zip(best, rngs)])
 
 
 def gains_table(episodes: pd.DataFrame, actions: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Per strategy: the final score's paired gain over Random and over Posterior-parents (95% CIs), the mean
-    number of targets per design and the share of designs that knock out every gene."""
-    last = episodes[episodes.t == episodes.t.max()].pivot(index="episode", columns="strategy", values="score")
+    """Per strategy but Random: the final score's paired gain over Random and over Posterior-parents (95% CIs;
+    :func:`~caasl_gym.evaluation.summarize`, NaN for Posterior-parents against itself), the mean number of
+    targets per design and the share of designs that knock out every gene."""
+    over_random = final(summarize(episodes, reference="Random")).set_index("strategy")
+    over_pp = final(summarize(episodes, reference="Posterior-parents")).set_index("strategy")
     rows = []
-    for name in last.columns.drop("Random"):
-        over_random = mean_ci95(last[name] - last["Random"])
-        over_pp = mean_ci95(last[name] - last["Posterior-parents"])
+    for name in over_random.index.drop("Random"):
         targets = actions[name][..., 0] > 0  # (n, T, d)
-        rows.append(dict(strategy=name, gain_vs_random=over_random[0], ci95=over_random[1],
-                         vs_posterior_parents=over_pp[0], vs_pp_ci95=over_pp[1],
-                         targets_per_design=targets.sum(-1).mean(), null_share=targets.all(-1).mean()))  # fmt: skip
+        r, pp = over_random.loc[name], over_pp.loc[name]
+        rows.append(dict(strategy=name, gain_vs_random=r.gain, ci95=r.gain_ci95, vs_posterior_parents=pp.gain,
+                         vs_pp_ci95=pp.gain_ci95, targets_per_design=targets.sum(-1).mean(),
+                         null_share=targets.all(-1).mean()))  # fmt: skip
     return pd.DataFrame(rows)
 
 

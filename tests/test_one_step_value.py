@@ -54,10 +54,14 @@ def test_value_net_is_equivariant_to_gene_order_and_runs_at_any_d():
     counts = th.as_tensor(rng.integers(0, 3, size=(3, 5)), dtype=th.float32)
     sets = th.as_tensor(osv.candidate_sets(rng, 5, 4, 5))[None].expand(3, -1, -1)
     perm = th.as_tensor(rng.permutation(5))
+
+    def value_of(p, c, m):
+        return net(osv.gene_statistics(p.numpy(), c.numpy()), p, c, m)
+
     with th.no_grad():
-        value = net(probs, counts, sets)
-        permuted = net(probs[:, perm][:, :, perm], counts[:, perm], sets[:, :, perm])
-        assert net(probs[:, :3, :3], counts[:, :3], sets[:, :, :3]).shape == (3, 10)
+        value = value_of(probs, counts, sets)
+        permuted = value_of(probs[:, perm][:, :, perm], counts[:, perm], sets[:, :, perm])
+        assert value_of(probs[:, :3, :3], counts[:, :3], sets[:, :, :3]).shape == (3, 10)
     assert value.shape == (3, 10)
     th.testing.assert_close(value, permuted, atol=1e-5, rtol=1e-5)
 
@@ -83,7 +87,9 @@ def test_training_writes_a_curve_and_the_designer_plays_valid_designs():
 
 def test_gains_table_pairs_with_random_and_posterior_parents():
     names = np.repeat(["Random", "Posterior-parents", "x"], 2)
-    frame = pd.DataFrame(dict(t=1, episode=np.tile([0, 1], 3), strategy=names, score=[1.0, 2.0, 2.0, 3.0, 4.0, 4.0]))
+    frame = pd.DataFrame(
+        dict(env_id="e", t=1, episode=np.tile([0, 1], 3), strategy=names, score=[1.0, 2.0, 2.0, 3.0, 4.0, 4.0])
+    )
     acts = {"Posterior-parents": -np.ones((2, 1, 3, 2)), "x": np.ones((2, 1, 3, 2))}
     table = osv.gains_table(frame, acts).set_index("strategy")
     assert table.loc["x", "gain_vs_random"] == pytest.approx(2.5)

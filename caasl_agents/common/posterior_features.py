@@ -117,15 +117,25 @@ class PosteriorFeatures:
         some = filled.any(axis=1)
         if some.any():
             probs[some] = self.model.edge_probabilities(x[some, :, :, 0], x[some, :, :, 1] > 0, filled[some])
-        spread = probs * (1.0 - probs)
-        in_mass = probs.sum(axis=1)
-        in_spread = spread.sum(axis=1)
-        parents = in_mass / (1.0 + counts)  # Posterior-parents' score
-        stats = [in_mass, in_spread, probs.sum(axis=2), spread.sum(axis=2), np.log1p(counts), parents]
-        for per_target in (parents, in_spread / (1.0 + counts)):
-            top = per_target.max(axis=1, keepdims=True)
-            stats.append(np.divide(per_target, top, out=np.zeros_like(per_target), where=top > 0))
-        return np.stack(stats, axis=-1)
+        return variable_statistics(probs, counts)
+
+
+def relative_to_max(x: np.ndarray) -> np.ndarray:
+    """``x`` ``(B, d)`` over its largest value per row (0 where that is not positive)."""
+    top = x.max(axis=1, keepdims=True)
+    return np.divide(x, top, out=np.zeros_like(x), where=top > 0)
+
+
+def variable_statistics(probs: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The :data:`FEATURE_NAMES` statistics ``(B, d, S)`` of edge probabilities ``probs`` ``(B, d, d)``
+    (``i -> j``), given how many filled rows targeted each variable, ``counts`` ``(B, d)``."""
+    spread = probs * (1.0 - probs)
+    in_mass = probs.sum(axis=1)
+    in_spread = spread.sum(axis=1)
+    parents = in_mass / (1.0 + counts)  # Posterior-parents' score
+    stats = [in_mass, in_spread, probs.sum(axis=2), spread.sum(axis=2), np.log1p(counts), parents]
+    stats += [relative_to_max(parents), relative_to_max(in_spread / (1.0 + counts))]
+    return np.stack(stats, axis=-1)
 
 
 @functools.cache

@@ -66,8 +66,12 @@ class PosteriorTargets:
         obs = np.asarray(obs)
         filled = obs[:, :, 0, 2] > 0  # (B, N)
         probs = self.model.edge_probabilities(obs[..., 0], obs[..., 1] > 0, filled)  # (B, d, d), i -> j
+        return self.scores_from(probs, (obs[..., 1] * obs[..., 2]).sum(axis=1))
+
+    def scores_from(self, probs: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """Priorities ``(B, d)`` from edge probabilities ``probs`` ``(B, d, d)`` (``i -> j``) and the filled rows
+        that targeted each variable ``counts`` ``(B, d)``, for a caller that has the posterior already."""
         stat = probs if self.criterion == "parents" else probs * (1.0 - probs)
-        counts = (obs[..., 1] * obs[..., 2]).sum(axis=1)  # (B, d)
         return stat.sum(axis=1) / (1.0 + counts)
 
     def act(self, obs: np.ndarray, rngs: Sequence[np.random.Generator]) -> np.ndarray:
@@ -76,10 +80,19 @@ class PosteriorTargets:
         Raises:
             ValueError: ``k`` above the number of variables.
         """
-        batch, d = obs.shape[0], obs.shape[2]
+        return self.design(self.scores(obs), rngs)
+
+    def design(self, scores: np.ndarray, rngs: Sequence[np.random.Generator]) -> np.ndarray:
+        """Actions ``(B, d, 2)``: the ``k`` variables of largest ``scores`` ``(B, d)`` (:meth:`scores`), values
+        from ``rngs``.
+
+        Raises:
+            ValueError: ``k`` above the number of variables.
+        """
+        batch, d = scores.shape
         if self.k > d:
             raise ValueError(f"k = {self.k} targets per step exceeds the {d} variables")
-        order = np.argsort(-self.scores(obs), axis=1, kind="stable")[:, : self.k]  # ties: the lower index
+        order = np.argsort(-scores, axis=1, kind="stable")[:, : self.k]  # ties: the lower index
         actions = -np.ones((batch, d, 2), dtype=np.float32)
         np.put_along_axis(actions[..., 0], order, 1.0, axis=1)
         actions[..., 1] = np.stack([rng.uniform(-1.0, 1.0, size=d) for rng in rngs])
