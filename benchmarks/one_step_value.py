@@ -1,26 +1,36 @@
-"""Can the history tell which multi-gene knockout pays? A learned one-step value on SergioKnockout-v0.
+"""Can the history tell which multi-target design pays? A learned one-step value, on SERGIO and linear ids.
 
-The privileged probe gains about +1.07 over Random on SergioKnockout-v0 by simulating random gene sets on
-the hidden model; restricted to single knockouts it gains +0.78, what Posterior-parents (history only) gains.
-This benchmark asks whether a designer that reads only the history can find the rest:
+On SergioKnockout-v0 the privileged probe gains about +1.07 over Random by simulating random gene sets on the
+hidden model; restricted to single knockouts it gains +0.78, what Posterior-parents (history only) gains. On
+CausalLinear-v0 the greedy exact-posterior designer (history only, 0.1-0.2 s per design) gains about +4.7,
+and the shipped policy, a per-variable clone of it, about +2.3 / +3.1. This benchmark asks whether a network
+that scores whole candidate designs from the history's posterior finds that gain:
 
-1. **collect** (privileged, training seeds ``0..``; chunks of 50 episodes under ``--data-dir`` resume): at
-   every step the probe's simulator scores ``C`` candidate designs of the state (observational, each single
-   knockout, ``--n-random`` random gene sets of 2..d genes) on the episode's hidden model with one common
-   noise draw; the episode then plays Posterior-parents, or a random candidate with probability 1/2. Kept per
-   state: the reward model's edge probabilities ``(d, d)`` of the history, how often each gene was targeted
-   ``(d,)``, the candidates' target sets ``(C, d)`` and scores ``(C,)``.
+1. **collect** (training seeds ``0..``; chunks of 50 episodes under ``--data-dir``/<id> resume): at every step
+   ``C`` candidate designs of the state (observational, each single target, ``--n-random`` random sets of
+   2..d variables) are scored, and the episode plays a teacher's design, or a random candidate with
+   probability 1/2. SERGIO (:class:`Collector`, PRIVILEGED): the probe's simulator scores each candidate on the
+   episode's hidden model with one common noise draw; the teacher is Posterior-parents. Linear ids with
+   ``d <= 12`` (:class:`TeacherCollector`, not privileged): the greedy exact-posterior designer's criterion (EIG
+   over 32 posterior samples) scores each candidate and the sets it grows from its best single target
+   (:func:`forward_path`; ``d - 1`` more candidates), and the teacher is that designer; targets take the value
+   +1, as its do. Kept per state: the reward model's edge probabilities ``(d, d)`` of the history, how often
+   each variable was targeted ``(d,)``, the candidates' target sets ``(C, d)`` and scores ``(C,)``.
 2. **train**: :class:`ValueNet` regresses each candidate's score minus the mean over its state's candidates
    (MSE), on 90% of the states; the curve on the other 10% is written with the results.
 3. **evaluate** (validation seeds): :class:`OneStepValueDesigner` plays the candidate (fresh ones each step,
-   from its own generator) with the largest predicted value. It runs with every candidate size, and without
-   the *null experiment* that knocks out every gene (its rows are all zero, so it says nothing about the
-   graph), paired with Posterior-parents, round-robin and Random.
+   from its own generator) with the largest predicted value, paired with a reference. SERGIO: with every
+   candidate size and without the *null experiment* that knocks out every gene (its rows are all zero, so it
+   says nothing about the graph), against Posterior-parents, round-robin and Random. Linear: with and without
+   its own forward path, against the greedy designer (the reference), the shipped policy in both modes,
+   Random-extreme and Random.
 
-The simulator is used to make training data only, as the reward model's own training data is simulated; the
-designer reads the history alone.
+On SERGIO the simulator is used to make training data only, as the reward model's own training data is
+simulated; every designer reads the history alone.
 
     python -m benchmarks.one_step_value --train-episodes 2000 --workers 2 --out one_step_value_sergio
+    python -m benchmarks.one_step_value --env CausalLinear-v0 --train-episodes 1200 --offset 2500000 \
+        --out one_step_value_linear
 
 Outputs ``benchmarks/results/<out>.{csv,md}`` (gains) and ``<out>_training.{csv,md}`` (the curve).
 """
@@ -29,7 +39,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -46,7 +56,7 @@ from caasl_gym.evaluation import VALIDATION, RandomStrategy, RoundRobinStrategy,
 from caasl_gym.evaluation.probe import PrivilegedProbe
 from caasl_gym.evaluation.rollout import rollout
 from caasl_gym.evaluation.seeds import TRAIN, check_in_family
-from caasl_gym.registration import config_for
+from caasl_gym.registration import config_for, domain_of
 
 ENV_ID = "SergioKnockout-v0"
 CHUNK = 50
@@ -69,9 +79,11 @@ def candidate_sets(rng: np.random.Generator, d: int, n_random: int, max_size: in
     return np.concatenate([np.zeros((1, d), bool), np.eye(d, dtype=bool), random_sets(rng, d, n_random, max_size)])
 
 
-def as_actions(sets: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Actions ``(..., d, 2)`` float32 of target sets ``(..., d)``: +-1 targets, values ``U(-1, 1)`` from ``rng``."""
-    values = np.broadcast_to(rng.uniform(-1.0, 1.0, size=sets.shape[-1]), sets.shape)
+def as_actions(sets: np.ndarray, rng: np.random.Generator, value: float | None = None) -> np.ndarray:
+    """Actions ``(..., d, 2)`` float32 of target sets ``(..., d)``: +-1 targets, values ``U(-1, 1)`` from ``rng``, or
+    ``value`` for every variable when given (the linear domain's designs, as its greedy teacher's)."""
+    d = sets.shape[-1]
+    values = np.broadcast_to(rng.uniform(-1.0, 1.0, size=d) if value is None else np.full(d, value), sets.shape)
     return np.stack([np.where(sets, 1.0, -1.0), values], axis=-1).astype(np.float32)
 
 
@@ -125,13 +137,101 @@ class Collector(PrivilegedProbe):
         return np.where(explore[:, None, None], cands[np.arange(batch), picked], teacher)
 
 
+def forward_path(value_of: Callable[[np.ndarray], np.ndarray], start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Grow the target sets ``start`` ``(B, d)`` (the same number of targets in every row) one variable at a time,
+    each time by the variable whose set ``value_of`` ranks highest, until every variable is a target.
+
+    Args:
+        value_of: values ``(B, K)`` of candidate sets ``(B, K, d)`` bool.
+        start: the sets to grow ``(B, d)`` bool.
+
+    Returns:
+        the set after each round ``(B, R, d)`` and its value ``(B, R)``, ``R = d - |start|``.
+    """
+    current, sets, values = np.asarray(start, dtype=bool).copy(), [], []
+    batch, d = current.shape
+    rows = np.arange(batch)
+    while not current.all():
+        free = np.flatnonzero(~current[0]).size
+        index = np.nonzero(~current)[1].reshape(batch, free)  # (B, free): each row's free variables
+        grown = np.repeat(current[:, None], free, axis=1)  # (B, free, d)
+        grown[rows[:, None], np.arange(free)[None], index] = True
+        value = np.asarray(value_of(grown))
+        best = value.argmax(1)
+        current = grown[rows, best]
+        sets.append(current)
+        values.append(value[rows, best])
+    if not sets:
+        return np.zeros((batch, 0, d), bool), np.zeros((batch, 0))
+    return np.stack(sets, 1), np.stack(values, 1)
+
+
+def greedy_choice(values: np.ndarray, path_values: np.ndarray, d: int) -> int:
+    """Index into ``concat(base, path)`` of the greedy teacher's design (:mod:`caasl_gym.baselines.greedy`):
+    the best base candidate (``values`` ``(C,)``, singles at ``1..d``), unless the forward path ``(R,)`` from the
+    best single, followed while each round improves, ends higher."""
+    best = int(np.argmax(values))
+    current, end = float(values[1 : d + 1].max()), None
+    for r, v in enumerate(path_values):
+        if v <= current:
+            break
+        current, end = float(v), len(values) + r
+    return end if end is not None and current > values[best] else best
+
+
+class TeacherCollector:
+    """The data of step 1 on the linear domain (module docstring): the greedy exact-posterior designer's criterion
+    (EIG by default) of every candidate and of its forward path, then its design or, with probability 1/2, a
+    random candidate. Not privileged: the teacher reads the history only. Targets take the value +1, as the
+    teacher's."""
+
+    name = "one-step value collector (greedy teacher)"
+
+    def __init__(self, model: Any, config: Any, n_random: int) -> None:
+        from caasl_gym.baselines.greedy import GreedyExactDesigner
+
+        self.model, self.n_random, self.records = model, n_random, []
+        self.teacher = GreedyExactDesigner.for_config(config)
+
+    def state(self, obs: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The candidate sets ``(C, d)``, their criterion ``(C,)`` and the played action ``(d, 2)`` of one history
+        ``(N, d, 3)``."""
+        d = obs.shape[1]
+        base = candidate_sets(rng, d, self.n_random, d)  # (C0, d)
+        criterion = self.teacher.criterion_for(obs, rng)
+        values = criterion(as_actions(base, rng, 1.0))
+        start = base[1 + int(np.argmax(values[1 : d + 1]))]
+        path, path_values = forward_path(lambda g: criterion(as_actions(g[0], rng, 1.0))[None], start[None])
+        sets, scores = np.concatenate([base, path[0]]), np.concatenate([values, path_values[0]])
+        pick = int(rng.integers(len(base))) if rng.random() < 0.5 else greedy_choice(values, path_values[0], d)
+        return sets, scores, as_actions(sets[pick], rng, 1.0)
+
+    def act(self, obs: np.ndarray, rngs: Sequence[np.random.Generator]) -> np.ndarray:
+        obs = np.asarray(obs)
+        sets, scores, played = zip(*(self.state(o, rng) for o, rng in zip(obs, rngs)))
+        probs, counts = history_posterior(self.model, obs)
+        self.records.append(dict(probs=probs.astype(np.float32), counts=counts.astype(np.float32),
+                                 sets=np.stack(sets), scores=np.stack(scores).astype(np.float32),
+                                 obs=obs.astype(np.float32)))  # fmt: skip
+        return np.stack(played)
+
+
+def collector_for(env_id: str, n_random: int, env_kwargs: dict | None = None) -> Collector | TeacherCollector:
+    """:class:`TeacherCollector` on the linear domain (``d <= 12``), the privileged :class:`Collector` elsewhere."""
+    config = config_for(env_id, **(env_kwargs or {}))
+    model = reward_model_of(env_id, env_kwargs)
+    if domain_of(env_id) == "linear":
+        return TeacherCollector(model, config, n_random)
+    return Collector(model, n_random)
+
+
 def collect_chunk(
     env_id: str, seed: int, n_random: int, path: str, n_episodes: int = CHUNK, env_kwargs: dict | None = None
 ) -> str:
     """Collect the training episodes ``seed + i``, ``i < n_episodes``, of ``env_id`` into ``path`` (``.npz``,
     one row per state)."""
     th.set_num_threads(1)
-    collector = Collector(reward_model_of(env_id, env_kwargs), n_random)
+    collector = collector_for(env_id, n_random, env_kwargs)
     rollout(env_id, collector, n_episodes, seed, env_kwargs, chunk_size=n_episodes)
     data = {k: np.concatenate([r[k] for r in collector.records]) for k in collector.records[0]}
     tmp = Path(path).with_suffix(".tmp.npz")
@@ -191,38 +291,72 @@ def candidate_inputs(gene: th.Tensor, probs: th.Tensor, counts: th.Tensor, sets:
 
 class ValueNet(nn.Module):
     """Predicted one-step value ``(S, C)`` of candidate target sets: attention across the genes of each
-    candidate (any ``d``, equivariant to gene order), then the mean over all genes and over the targeted ones."""
+    candidate (any ``d``, equivariant to gene order), then the mean over all genes and over the targeted ones.
+    With ``history``, every gene's entry also adds its embedding of the raw history by the policies' encoder
+    (:class:`~caasl_agents.common.torch_layers.AlternatingAttentionEncoder`: attention over samples and
+    variables), so the value can read what the edge posterior does not summarise (effect sizes, noise)."""
 
-    def __init__(self, width: int = 64, layers: int = 2, heads: int = 4) -> None:
+    def __init__(self, width: int = 64, layers: int = 2, heads: int = 4, history: bool = False) -> None:
         super().__init__()
         self.embed = nn.Sequential(nn.Linear(N_INPUTS, width), nn.ReLU(), nn.Linear(width, width))
         layer = nn.TransformerEncoderLayer(width, heads, 2 * width, dropout=0.0, batch_first=True)
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.head = nn.Sequential(nn.Linear(2 * width, width), nn.ReLU(), nn.Linear(width, 1))
+        self.history: nn.ModuleDict | None = None
+        if history:
+            from caasl_agents.common.torch_layers import AlternatingAttentionEncoder
 
-    def forward(self, gene: th.Tensor, probs: th.Tensor, counts: th.Tensor, sets: th.Tensor) -> th.Tensor:
-        """Values ``(S, C)`` from :func:`candidate_inputs` (``gene``: the states' :func:`gene_statistics`)."""
-        x = candidate_inputs(gene, probs, counts, sets)
-        s, c, d, f = x.shape
-        h = self.encoder(self.embed(x.reshape(s * c, d, f)))  # (S C, d, w)
+            encoder = AlternatingAttentionEncoder(embed_dim=32, n_layers=2, n_heads=4)
+            self.history = nn.ModuleDict({"encoder": encoder, "proj": nn.Linear(32, width)})
+
+    def forward(
+        self, gene: th.Tensor, probs: th.Tensor, counts: th.Tensor, sets: th.Tensor, obs: th.Tensor | None = None
+    ) -> th.Tensor:
+        """Values ``(S, C)`` from :func:`candidate_inputs` (``gene``: the states' :func:`gene_statistics`) and, for
+        a net with ``history``, the histories ``obs`` ``(S, N, d, 3)``.
+
+        Raises:
+            ValueError: a net with ``history`` called without ``obs``.
+        """
+        x = self.embed(candidate_inputs(gene, probs, counts, sets))  # (S, C, d, w)
+        if self.history is not None:
+            if obs is None:
+                raise ValueError("this ValueNet reads the history: pass obs (S, N, d, 3)")
+            x = x + self.history["proj"](self.history["encoder"](obs)[0])[:, None]  # (S, 1, d, w)
+        s, c, d, w = x.shape
+        h = self.encoder(x.reshape(s * c, d, w))  # (S C, d, w)
         m = sets.reshape(s * c, d, 1).float()
         targeted = (h * m).sum(1) / m.sum(1).clamp_min(1)
         return self.head(th.cat([h.mean(1), targeted], -1)).reshape(s, c)
 
 
-def train(data: dict[str, np.ndarray], epochs: int, seed: int, batch: int = 64) -> tuple[ValueNet, pd.DataFrame]:
-    """Fit a :class:`ValueNet` (step 2 of the module docstring); the curve has, per epoch, the held-out MSE, the
-    held-out share of variance it explains, and the centred score of the candidate it picks next to
-    Posterior-parents' pick and the best candidate (noisy: one draw per candidate)."""
+def train(
+    data: dict[str, np.ndarray], epochs: int, seed: int, batch: int = 64, history: bool = False
+) -> tuple[ValueNet, pd.DataFrame]:
+    """Fit a :class:`ValueNet` (step 2 of the module docstring; ``history``: one that reads the raw histories,
+    ``data["obs"]``); the curve has, per epoch, the held-out MSE, the held-out share of variance it explains, and
+    the centred score of the candidate it picks next to Posterior-parents' pick and the best candidate (noisy:
+    one draw per candidate).
+
+    Raises:
+        ValueError: ``history`` with data that holds no histories.
+    """
+    if history and "obs" not in data:
+        raise ValueError("--read-history needs data collected with the histories (a linear id's TeacherCollector)")
     th.manual_seed(seed)
     rng = np.random.default_rng(seed)
     gene = gene_statistics(data["probs"], data["counts"])  # (S, d, 9), once for every epoch
     probs, counts, sets = (th.as_tensor(data[k]) for k in ("probs", "counts", "sets"))
+    obs = th.as_tensor(data["obs"]) if history else None
+
+    def value(net: ValueNet, i: np.ndarray) -> th.Tensor:
+        return net(gene[i], probs[i], counts[i], sets[i], None if obs is None else obs[i])
+
     scores = data["scores"].astype(np.float64)
     target = th.as_tensor(scores - scores.mean(1, keepdims=True), dtype=th.float32)
     order = rng.permutation(len(target))
     held, fit = order[: len(order) // 10], order[len(order) // 10 :]
-    net, rows = ValueNet(), []
+    net, rows = ValueNet(history=history), []
     opt = th.optim.Adam(net.parameters(), lr=1e-3)
     pp = (data["probs"][held].sum(1) / (1 + data["counts"][held])).argmax(1) + 1  # its single target's index
     for epoch in range(1, epochs + 1):
@@ -230,14 +364,14 @@ def train(data: dict[str, np.ndarray], epochs: int, seed: int, batch: int = 64) 
         net.train()
         rng.shuffle(fit)
         for i in np.array_split(fit, max(1, len(fit) // batch)):
-            pred = net(gene[i], probs[i], counts[i], sets[i])
+            pred = value(net, i)
             loss = ((pred - pred.mean(1, keepdim=True) - target[i]) ** 2).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
         net.eval()
         with th.no_grad():
-            pred = th.cat([net(gene[i], probs[i], counts[i], sets[i]) for i in np.array_split(held, 20)])
+            pred = th.cat([value(net, i) for i in np.array_split(held, 20)])
         y, mse = target[held], ((pred - pred.mean(1, keepdim=True) - target[held]) ** 2).mean().item()
         rows.append(dict(epoch=epoch, heldout_mse=mse, explained=1 - mse / (y**2).mean().item(),
                          picked=y.gather(1, pred.argmax(1, keepdim=True)).mean().item(),
@@ -250,40 +384,92 @@ def train(data: dict[str, np.ndarray], epochs: int, seed: int, batch: int = 64) 
 class OneStepValueDesigner:
     """Plays the candidate with the largest :class:`ValueNet` value among the observational design, each single
     target and ``n_random`` random sets of ``2..max_size`` genes drawn from the episode's generator (a method:
-    it reads the history only)."""
+    it reads the history only). With ``forward``, also the sets grown from its best single target one target at
+    a time (:func:`forward_path`, up to ``max_size``), as the greedy teacher grows them; ``value``: every target's
+    value (default ``U(-1, 1)``, :func:`as_actions`)."""
 
-    def __init__(self, net: ValueNet, model: Any, n_random: int, max_size: int | None, name: str) -> None:
+    def __init__(
+        self,
+        net: ValueNet,
+        model: Any,
+        n_random: int,
+        max_size: int | None,
+        name: str,
+        value: float | None = None,
+        forward: bool = False,
+    ) -> None:
         self.net, self.model, self.n_random, self.max_size, self.name = net, model, n_random, max_size, name
+        self.value, self.forward = value, forward
 
     def act(self, obs: np.ndarray, rngs: Sequence[np.random.Generator]) -> np.ndarray:
         obs = np.asarray(obs)
         batch, d = obs.shape[0], obs.shape[2]
+        rows, max_size = np.arange(batch), self.max_size or d
         probs, counts = history_posterior(self.model, obs)
-        sets = np.stack([candidate_sets(rng, d, self.n_random, self.max_size or d) for rng in rngs])
+        sets = np.stack([candidate_sets(rng, d, self.n_random, max_size) for rng in rngs])  # (B, C, d)
         with th.no_grad():
             gene, probs, counts = (
                 gene_statistics(probs, counts),
                 *(th.as_tensor(x, dtype=th.float32) for x in (probs, counts)),
             )
-            values = self.net(gene, probs, counts, th.as_tensor(sets)).numpy()
-        best = sets[np.arange(batch), values.argmax(1)]
-        return np.stack([as_actions(s, rng) for s, rng in zip(best, rngs)])
+
+            history = th.as_tensor(obs, dtype=th.float32) if self.net.history is not None else None
+
+            def value_of(candidates: np.ndarray) -> np.ndarray:  # (B, K, d) -> (B, K)
+                return self.net(gene, probs, counts, th.as_tensor(candidates), history).numpy()
+
+            values = value_of(sets)
+            if self.forward:
+                start = sets[rows, 1 + values[:, 1 : d + 1].argmax(1)]
+                path, path_values = forward_path(value_of, start)
+                sets = np.concatenate([sets, path[:, : max_size - 1]], axis=1)
+                values = np.concatenate([values, path_values[:, : max_size - 1]], axis=1)
+        best = sets[rows, values.argmax(1)]
+        return np.stack([as_actions(s, rng, self.value) for s, rng in zip(best, rngs)])
 
 
-def gains_table(episodes: pd.DataFrame, actions: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Per strategy but Random: the final score's paired gain over Random and over Posterior-parents (95% CIs;
-    :func:`~caasl_gym.evaluation.summarize`, NaN for Posterior-parents against itself), the mean number of
-    targets per design and the share of designs that knock out every gene."""
+def gains_table(episodes: pd.DataFrame, actions: dict[str, np.ndarray], reference: str) -> pd.DataFrame:
+    """Per strategy but Random: the final score's paired gain over Random and over ``reference`` (95% CIs;
+    :func:`~caasl_gym.evaluation.summarize`, NaN for ``reference`` against itself), the mean number of targets
+    per design and the share of designs that target every variable (on SERGIO, the null experiment)."""
     over_random = final(summarize(episodes, reference="Random")).set_index("strategy")
-    over_pp = final(summarize(episodes, reference="Posterior-parents")).set_index("strategy")
+    over_ref = final(summarize(episodes, reference=reference)).set_index("strategy")
+    key = "vs_" + reference.lower().replace("-", "_")
     rows = []
     for name in over_random.index.drop("Random"):
         targets = actions[name][..., 0] > 0  # (n, T, d)
-        r, pp = over_random.loc[name], over_pp.loc[name]
-        rows.append(dict(strategy=name, gain_vs_random=r.gain, ci95=r.gain_ci95, vs_posterior_parents=pp.gain,
-                         vs_pp_ci95=pp.gain_ci95, targets_per_design=targets.sum(-1).mean(),
-                         null_share=targets.all(-1).mean()))  # fmt: skip
+        r, ref = over_random.loc[name], over_ref.loc[name]
+        rows.append({"strategy": name, "gain_vs_random": r.gain, "ci95": r.gain_ci95, key: ref.gain,
+                     f"{key}_ci95": ref.gain_ci95, "targets_per_design": targets.sum(-1).mean(),
+                     "null_share": targets.all(-1).mean()})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def strategies_for(env_id: str, net: ValueNet, n_random: int) -> tuple[list[Any], str]:
+    """The designers to compare on ``env_id`` and the one to pair them with (module docstring, step 3)."""
+    model, config = reward_model_of(env_id), config_for(env_id)
+    d = config.num_nodes
+    if domain_of(env_id) != "linear":
+        return [
+            OneStepValueDesigner(net, model, n_random, None, "one-step value"),
+            OneStepValueDesigner(net, model, n_random, d - 1, "one-step value, no null experiment"),
+            PosteriorTargets(model),
+            RoundRobinStrategy(),
+            RandomStrategy(),
+        ], "Posterior-parents"
+    from caasl_agents import available_pretrained, load_pretrained
+    from caasl_agents.evaluation import PolicyStrategy
+    from caasl_gym.baselines.greedy import GreedyExactDesigner
+
+    strategies = [
+        OneStepValueDesigner(net, model, n_random, None, "one-step value", value=1.0, forward=True),
+        OneStepValueDesigner(net, model, n_random, None, "one-step value, no forward path", value=1.0),
+        GreedyExactDesigner.for_config(config, name="Greedy"),
+    ]
+    if env_id in available_pretrained():
+        policy = load_pretrained(env_id)
+        strategies += [PolicyStrategy(policy, False, "CAASL"), PolicyStrategy(policy, True, "CAASL-deterministic")]
+    return [*strategies, RandomStrategy(extreme_values=True), RandomStrategy()], "Greedy"
 
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
@@ -296,6 +482,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument("--seed", type=int, default=0, help="the network's initialisation and data split")
     p.add_argument("--n-envs", type=int, default=200, help="validation episodes")
     p.add_argument("--data-dir", default="runs/one_step_value", help="data chunks (resumed when present)")
+    p.add_argument("--read-history", action="store_true", help="the network also reads the raw history (linear ids)")
     add_seed_block_args(p, DEFAULT_OFFSET, "one_step_value_sergio")
     args = p.parse_args(argv)
     th.set_num_threads(1)
@@ -304,7 +491,10 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         data = collect(args.env, Path(args.data_dir) / args.env, args.train_episodes, args.n_random, args.workers)
     except ValueError as err:
         p.error(str(err))
-    net, curve = train(data, args.epochs, args.seed)
+    try:
+        net, curve = train(data, args.epochs, args.seed, history=args.read_history)
+    except ValueError as err:
+        p.error(str(err))
     write_results(
         f"{args.out}_training",
         curve,
@@ -316,19 +506,12 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         "so `best` is optimistic).",
         command=command,
     )
-    model, d = reward_model_of(args.env), config_for(args.env).num_nodes
-    strategies = [
-        OneStepValueDesigner(net, model, args.n_random, None, "one-step value"),
-        OneStepValueDesigner(net, model, args.n_random, d - 1, "one-step value, no null experiment"),
-        PosteriorTargets(model),
-        RoundRobinStrategy(),
-        RandomStrategy(),
-    ]
+    strategies, reference = strategies_for(args.env, net, args.n_random)
     seed_base = VALIDATION.start + args.offset
     check_in_family(range(seed_base, seed_base + args.n_envs), VALIDATION, "validation seeds")
     runs = [rollout(args.env, s, args.n_envs, seed_base, record_actions=True) for s in strategies]
     episodes = pd.concat([r.frame(args.env) for r in runs], ignore_index=True)
-    table = gains_table(episodes, {r.strategy: r.actions for r in runs})
+    table = gains_table(episodes, {r.strategy: r.actions for r in runs}, reference)
     print_table(table)
     write_results(
         args.out,

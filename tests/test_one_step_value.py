@@ -12,6 +12,7 @@ from caasl_gym.evaluation import VALIDATION, rollout
 
 TINY = dict(num_nodes=4, n_initial=6, budget=2)
 ENV = "SergioKnockout-v0"
+LINEAR = "CausalLinear-v0"
 
 
 def test_candidates_are_observational_singles_and_random_sets_of_two_or_more():
@@ -91,7 +92,87 @@ def test_gains_table_pairs_with_random_and_posterior_parents():
         dict(env_id="e", t=1, episode=np.tile([0, 1], 3), strategy=names, score=[1.0, 2.0, 2.0, 3.0, 4.0, 4.0])
     )
     acts = {"Posterior-parents": -np.ones((2, 1, 3, 2)), "x": np.ones((2, 1, 3, 2))}
-    table = osv.gains_table(frame, acts).set_index("strategy")
+    table = osv.gains_table(frame, acts, "Posterior-parents").set_index("strategy")
     assert table.loc["x", "gain_vs_random"] == pytest.approx(2.5)
     assert table.loc["x", "vs_posterior_parents"] == pytest.approx(1.5)
     assert table.loc["x", "null_share"] == 1.0 and table.loc["Posterior-parents", "targets_per_design"] == 0
+
+
+def test_forward_path_grows_by_the_best_variable_until_every_variable_is_a_target():
+    weights = np.array([[0.0, 3.0, 1.0, 2.0], [2.0, 0.0, 1.0, 3.0]])  # row b's value: sum of its targets' weights
+
+    def value_of(sets):  # (B, K, d) -> (B, K)
+        return (sets * weights[:, None]).sum(-1)
+
+    start = np.eye(4, dtype=bool)[[0, 1]]
+    path, values = osv.forward_path(value_of, start)
+    assert path.shape == (2, 3, 4) and values.shape == (2, 3)
+    np.testing.assert_array_equal(path[0], [[1, 1, 0, 0], [1, 1, 0, 1], [1, 1, 1, 1]])
+    np.testing.assert_array_equal(path[1], [[0, 1, 0, 1], [1, 1, 0, 1], [1, 1, 1, 1]])
+    np.testing.assert_allclose(values, [[3, 5, 6], [3, 5, 6]])
+    empty, none = osv.forward_path(value_of, np.ones((2, 4), bool))
+    assert empty.shape == (2, 0, 4) and none.shape == (2, 0)
+
+
+def test_greedy_choice_follows_the_path_while_it_improves_and_keeps_a_better_base_candidate():
+    d = 3
+    base = np.array([0.1, 0.5, 0.2, 0.3, 0.4])  # observational, 3 singles, 1 random set
+    assert osv.greedy_choice(base, np.array([0.6, 0.9]), d) == 6  # grows twice: the path's second set
+    assert osv.greedy_choice(base, np.array([0.6, 0.55]), d) == 5  # stops once a round does not improve
+    assert osv.greedy_choice(base, np.array([0.45, 0.9]), d) == 1  # the first round fails: the best single
+    assert osv.greedy_choice(np.array([0.1, 0.5, 0.2, 0.3, 0.8]), np.array([0.6, 0.7]), d) == 4  # a better base set
+
+
+def test_linear_collection_records_the_teachers_criterion_of_every_candidate_and_its_path(tmp_path):
+    data = osv.collect(LINEAR, tmp_path, 2, 3, 1, TINY, chunk=2)
+    states, c = 2 * TINY["budget"], 1 + 4 + 3 + 3  # base candidates, then the path's sets of 2, 3 and 4 targets
+    assert data["sets"].shape == (states, c, 4) and data["scores"].shape == (states, c)
+    np.testing.assert_array_equal(data["sets"][:, -3:].sum(-1), np.tile([2, 3, 4], (states, 1)))
+    assert np.isfinite(data["scores"]).all()
+    assert not data["sets"][:, 0].any() and (data["probs"] >= 0).all() and (data["probs"] <= 1).all()
+    np.testing.assert_allclose(data["scores"][:, -1], 0.0, atol=1e-9)  # every variable a target: no information
+    again = osv.collect(LINEAR, tmp_path / "again", 2, 3, 1, TINY, chunk=2)
+    np.testing.assert_array_equal(again["scores"], data["scores"])  # deterministic under the episode seeds
+
+
+def test_linear_designer_plays_value_one_and_can_grow_a_forward_path():
+    th.manual_seed(0)
+    net = osv.ValueNet(width=16, layers=1, heads=2).eval()
+    model = osv.reward_model_of(LINEAR, TINY)
+    for forward in (False, True):
+        designer = osv.OneStepValueDesigner(net, model, 3, None, "v", value=1.0, forward=forward)
+        run = rollout(LINEAR, designer, 2, VALIDATION.start, TINY, record_actions=True)
+        targets, values = run.actions[..., 0] > 0, run.actions[..., 1]
+        assert run.actions.shape == (2, 2, 4, 2) and np.isfinite(run.score).all()
+        assert (values == 1.0).all() and targets.any()
+
+
+def test_a_history_reading_value_net_needs_the_histories_and_stays_equivariant(tmp_path):
+    th.manual_seed(0)
+    net = osv.ValueNet(width=16, layers=1, heads=2, history=True).eval()
+    rng = np.random.default_rng(0)
+    probs = th.as_tensor(rng.uniform(size=(2, 4, 4)), dtype=th.float32)
+    counts = th.zeros(2, 4)
+    sets = th.as_tensor(osv.candidate_sets(rng, 4, 3, 4))[None].expand(2, -1, -1)
+    obs = th.zeros(2, 6, 4, 3)  # six observational rows per history
+    obs[..., 0], obs[..., 2] = th.as_tensor(rng.normal(size=(2, 6, 4)), dtype=th.float32), 1.0
+    gene = osv.gene_statistics(probs.numpy(), counts.numpy())
+    perm = th.as_tensor([2, 0, 3, 1])
+    with th.no_grad():
+        value = net(gene, probs, counts, sets, obs)
+        permuted = net(gene[:, perm], probs[:, perm][:, :, perm], counts[:, perm], sets[:, :, perm], obs[:, :, perm])
+        other = net(gene, probs, counts, sets, obs * 2.0 + 1.0)
+        with pytest.raises(ValueError, match="reads the history"):
+            net(gene, probs, counts, sets)
+    th.testing.assert_close(value, permuted, atol=1e-5, rtol=1e-5)
+    assert not th.allclose(value, other)  # the values depend on the history, not only on its posterior
+
+    data = osv.collect(LINEAR, tmp_path, 10, 3, 1, TINY, chunk=5)  # 20 states, 2 held out
+    assert data["obs"].shape[0] == len(data["scores"]) and data["obs"].shape[2:] == (4, 3)
+    trained, curve = osv.train(data, 1, seed=0, batch=2, history=True)
+    designer = osv.OneStepValueDesigner(trained.eval(), osv.reward_model_of(LINEAR, TINY), 3, None, "h", 1.0, True)
+    run = rollout(LINEAR, designer, 2, VALIDATION.start, TINY, record_actions=True)
+    assert np.isfinite(run.score).all() and np.isfinite(curve.heldout_mse).all()
+    data.pop("obs")
+    with pytest.raises(ValueError, match="needs data collected with the histories"):
+        osv.train(data, 1, seed=0, history=True)

@@ -24,6 +24,8 @@ targets take the value ``+1`` in action units (the box's edge, the most informat
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from caasl_gym.baselines.mechanisms import (
@@ -89,12 +91,13 @@ class GreedyExactDesigner(PerHistoryDesigner):
         prior = LinearPrior(edges_per_node=config.edges_per_node, weight_mean=config.weight_mean)
         return cls(prior, value_scale=config.value_scale, samples_per_step=config.samples_per_step, **kwargs)
 
-    def design(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """The greedy action ``(d, 2)`` for one observation ``(N, d, 3)``."""
+    def criterion_for(self, obs: np.ndarray, rng: np.random.Generator) -> Callable[[np.ndarray], np.ndarray]:
+        """The criterion of one observation ``(N, d, 3)``: a function from candidate actions ``(C, d, 2)`` to their
+        values ``(C,)``. It draws this step's ``M`` posterior samples and outcome noise from ``rng`` once, so
+        every call compares candidates on the same samples (common random numbers)."""
         values, intervened = history(obs)
         d = values.shape[1]
         check_num_nodes(d)
-        actions = self.candidates(d, rng)  # (C, d, 2)
         dags = self.posterior.sample_dags(values[None], intervened[None], None, self.n_samples, rng)[0]  # (M, d, d)
         weights, noise = sample_mechanisms(self.prior, values, intervened, dags, rng)
         eps = rng.standard_normal((self.k, 1, self.n_samples, d))  # shared by every candidate
@@ -106,6 +109,13 @@ class GreedyExactDesigner(PerHistoryDesigner):
                 return self._eig(weights, noise, rows, targets)
             return self._expected_score(values, intervened, dags, rows, targets)
 
+        return criterion
+
+    def design(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The greedy action ``(d, 2)`` for one observation ``(N, d, 3)``."""
+        d = np.asarray(obs).shape[1]
+        actions = self.candidates(d, rng)  # (C, d, 2)
+        criterion = self.criterion_for(obs, rng)
         value = criterion(actions)
         best, best_value = actions[int(np.argmax(value))], float(value.max())
         if self.forward:  # grow the best single target by the target that helps most, while one does
