@@ -502,8 +502,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         notes=f"{len(data['scores'])} states of {args.train_episodes} training episodes, "
         f"{data['sets'].shape[1]} candidates each; 10% held out. Columns on the held-out states: MSE of the "
         "centred scores, the share of their variance explained, and the mean centred score of the candidate the "
-        "network picks, of Posterior-parents' pick and of the best candidate (each candidate is one noisy draw, "
-        "so `best` is optimistic).",
+        "network picks, of Posterior-parents' pick (one target) and of the best candidate (the scores are noisy: "
+        "one draw on SERGIO, 32 posterior samples on linear ids; so `best` is optimistic).",
         command=command,
     )
     strategies, reference = strategies_for(args.env, net, args.n_random)
@@ -513,15 +513,29 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     episodes = pd.concat([r.frame(args.env) for r in runs], ignore_index=True)
     table = gains_table(episodes, {r.strategy: r.actions for r in runs}, reference)
     print_table(table)
+    net_kind = "reads the raw history and the posterior" if args.read_history else "reads the posterior statistics"
+    if domain_of(args.env) == "linear":
+        designers = (
+            f"The network {net_kind}. The one-step value designers pick among the observational design, the single "
+            f"targets and {args.n_random} random sets of 2..d targets, with or without the sets the network grows "
+            "from its best single target (forward path); every target takes the value +1, as the greedy "
+            "designer's (Greedy: the greedy exact-posterior designer, EIG over 32 posterior samples, the "
+            "teacher); CAASL: the shipped policy; targets_per_design: mean targets; null_share: share of designs "
+            "that target every variable."
+        )
+    else:
+        designers = (
+            "targets_per_design: mean genes knocked out; null_share: share of designs that knock out every gene "
+            "(the null experiment). The one-step value designers pick among the observational design, the single "
+            f"knockouts and {args.n_random} random gene sets (sizes 2..d, or 2..d-1 without the null experiment)."
+        )
+    key = "vs_" + reference.lower().replace("-", "_")
     write_results(
         args.out,
         table,
         title=f"Learned one-step value on {args.env}: gains on validation episodes",
-        notes=f"{args.n_envs} validation episodes {seed_base}+i, final step. gain_vs_random / vs_posterior_parents: "
-        "paired mean differences of the final score with 95% CIs; targets_per_design: mean genes knocked out; "
-        "null_share: share of designs that knock out every gene (the null experiment). The one-step value "
-        "designers pick among the observational design, the single knockouts and "
-        f"{args.n_random} random gene sets (sizes 2..d, or 2..d-1 without the null experiment).",
+        notes=f"{args.n_envs} validation episodes {seed_base}+i, final step. gain_vs_random / {key}: paired mean "
+        f"differences of the final score with 95% CIs. {designers}",
         command=command,
     )
     return table
