@@ -29,8 +29,8 @@ On SERGIO the simulator is used to make training data only, as the reward model'
 simulated; every designer reads the history alone.
 
     python -m benchmarks.one_step_value --train-episodes 2000 --workers 2 --out one_step_value_sergio
-    python -m benchmarks.one_step_value --env CausalLinear-v0 --train-episodes 1200 --offset 2500000 \
-        --out one_step_value_linear
+    python -m benchmarks.one_step_value --env CausalLinear-v0 --train-episodes 1200 --offset 2600000 \
+        --n-envs 200 --out one_step_value_linear   # --read-history --out one_step_value_linear_history
 
 Outputs ``benchmarks/results/<out>.{csv,md}`` (gains) and ``<out>_training.{csv,md}`` (the curve).
 """
@@ -50,7 +50,11 @@ import torch as th
 from torch import nn
 
 from benchmarks._common import add_seed_block_args, command_line, print_table, write_results
+from caasl_agents import available_pretrained, load_pretrained
 from caasl_agents.common.posterior_features import relative_to_max, variable_statistics
+from caasl_agents.common.torch_layers import AlternatingAttentionEncoder
+from caasl_agents.evaluation import PolicyStrategy
+from caasl_gym.baselines.greedy import GreedyExactDesigner
 from caasl_gym.baselines.posterior_targets import PosteriorTargets
 from caasl_gym.evaluation import VALIDATION, RandomStrategy, RoundRobinStrategy, final, summarize
 from caasl_gym.evaluation.probe import PrivilegedProbe
@@ -188,8 +192,6 @@ class TeacherCollector:
     name = "one-step value collector (greedy teacher)"
 
     def __init__(self, model: Any, config: Any, n_random: int) -> None:
-        from caasl_gym.baselines.greedy import GreedyExactDesigner
-
         self.model, self.n_random, self.records = model, n_random, []
         self.teacher = GreedyExactDesigner.for_config(config)
 
@@ -250,7 +252,8 @@ def collect(
     chunk: int = CHUNK,
 ) -> dict[str, np.ndarray]:
     """Every ``chunk`` of the first ``n_episodes`` training episodes (missing ones collected in ``workers``
-    processes), concatenated: ``probs (S, d, d)``, ``counts (S, d)``, ``sets (S, C, d)``, ``scores (S, C)``.
+    processes), concatenated: ``probs (S, d, d)``, ``counts (S, d)``, ``sets (S, C, d)``, ``scores (S, C)``, and on
+    linear ids the histories ``obs (S, N, d, 3)``.
     Chunk files are named by their first seed and ``n_random`` only: one ``data_dir`` per id and kwargs.
 
     Raises:
@@ -304,8 +307,6 @@ class ValueNet(nn.Module):
         self.head = nn.Sequential(nn.Linear(2 * width, width), nn.ReLU(), nn.Linear(width, 1))
         self.history: nn.ModuleDict | None = None
         if history:
-            from caasl_agents.common.torch_layers import AlternatingAttentionEncoder
-
             encoder = AlternatingAttentionEncoder(embed_dim=32, n_layers=2, n_heads=4)
             self.history = nn.ModuleDict({"encoder": encoder, "proj": nn.Linear(32, width)})
 
@@ -335,8 +336,8 @@ def train(
 ) -> tuple[ValueNet, pd.DataFrame]:
     """Fit a :class:`ValueNet` (step 2 of the module docstring; ``history``: one that reads the raw histories,
     ``data["obs"]``); the curve has, per epoch, the held-out MSE, the held-out share of variance it explains, and
-    the centred score of the candidate it picks next to Posterior-parents' pick and the best candidate (noisy:
-    one draw per candidate).
+    the centred score of the candidate it picks next to Posterior-parents' pick and the best candidate (the
+    scores are noisy, so ``best`` is optimistic).
 
     Raises:
         ValueError: ``history`` with data that holds no histories.
@@ -457,10 +458,6 @@ def strategies_for(env_id: str, net: ValueNet, n_random: int) -> tuple[list[Any]
             RoundRobinStrategy(),
             RandomStrategy(),
         ], "Posterior-parents"
-    from caasl_agents import available_pretrained, load_pretrained
-    from caasl_agents.evaluation import PolicyStrategy
-    from caasl_gym.baselines.greedy import GreedyExactDesigner
-
     strategies = [
         OneStepValueDesigner(net, model, n_random, None, "one-step value", value=1.0, forward=True),
         OneStepValueDesigner(net, model, n_random, None, "one-step value, no forward path", value=1.0),
