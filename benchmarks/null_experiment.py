@@ -31,11 +31,14 @@ import pandas as pd
 import torch as th
 
 from benchmarks._common import add_seed_block_args, command_line, print_table, write_results
+from caasl_gym.envs.scoring import resolve_reward_model
 from caasl_gym.evaluation import VALIDATION
 from caasl_gym.evaluation.probe import PrivilegedProbe
 from caasl_gym.evaluation.rollout import rollout
 from caasl_gym.evaluation.seeds import check_in_family
 from caasl_gym.evaluation.stats import mean_ci95
+from caasl_gym.registration import config_for
+from caasl_gym.reward import IgnoreFullInterventions
 
 DEFAULT_OFFSET = 2_200_000
 DESIGNS = ("null experiment", "observational", "single random target")
@@ -82,10 +85,6 @@ def score_changes(env_id: str, n_envs: int, seed_base: int, env_kwargs: dict[str
 def reward_variants(env_id: str, reward: str, guard: bool, env_kwargs: dict | None) -> list[tuple[str, Any]]:
     """``(label, reward_model kwarg)`` pairs of ``reward`` (``"default"``: the id's own) on ``env_id``, and with
     ``guard`` the same model wrapped in :class:`~caasl_gym.reward.IgnoreFullInterventions`."""
-    from caasl_gym.envs.scoring import resolve_reward_model
-    from caasl_gym.registration import config_for
-    from caasl_gym.reward import IgnoreFullInterventions
-
     config = config_for(env_id, **(env_kwargs or {}))
     spec = config.reward_model if reward == "default" else reward
     out = [(reward, spec)]

@@ -55,7 +55,8 @@ from caasl_agents.common.posterior_features import relative_to_max, variable_sta
 from caasl_agents.common.torch_layers import AlternatingAttentionEncoder
 from caasl_agents.evaluation import PolicyStrategy
 from caasl_gym.baselines.greedy import GreedyExactDesigner
-from caasl_gym.baselines.posterior_targets import PosteriorTargets
+from caasl_gym.baselines.posterior_targets import PosteriorTargets, history_posterior
+from caasl_gym.envs.scoring import resolve_reward_model
 from caasl_gym.evaluation import VALIDATION, RandomStrategy, RoundRobinStrategy, final, summarize
 from caasl_gym.evaluation.probe import PrivilegedProbe
 from caasl_gym.evaluation.rollout import rollout
@@ -93,18 +94,15 @@ def as_actions(sets: np.ndarray, rng: np.random.Generator, value: float | None =
 
 def reward_model_of(env_id: str, env_kwargs: dict | None = None) -> Any:
     """The reward model ``env_id`` (with ``env_kwargs``) scores with: the designers' posterior."""
-    from caasl_gym.envs.scoring import resolve_reward_model
-
     config = config_for(env_id, **(env_kwargs or {}))
     return resolve_reward_model(config.reward_model, config=config)
 
 
-def history_posterior(model: Any, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Edge probabilities ``(B, d, d)`` (``i -> j``) of the histories ``obs`` ``(B, N, d, 3)`` and the number of
-    filled rows that targeted each gene ``(B, d)``, float64."""
-    filled = obs[:, :, 0, 2] > 0
-    probs = model.edge_probabilities(obs[..., 0], obs[..., 1] > 0, filled)
-    return np.asarray(probs, dtype=np.float64), (obs[..., 1] * obs[..., 2]).sum(axis=1).astype(np.float64)
+def history_posterior64(model: Any, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`~caasl_gym.baselines.posterior_targets.history_posterior` in float64: edge probabilities
+    ``(B, d, d)`` and targeting rows per gene ``(B, d)`` of the histories ``obs`` ``(B, N, d, 3)``."""
+    probs, counts = history_posterior(model, obs)
+    return np.asarray(probs, dtype=np.float64), np.asarray(counts, dtype=np.float64)
 
 
 def gene_statistics(probs: np.ndarray, counts: np.ndarray) -> th.Tensor:
@@ -132,7 +130,7 @@ class Collector(PrivilegedProbe):
         cands = np.stack([as_actions(s, rng) for s, rng in zip(sets, rngs)])  # (B, C, d, 2)
         seeds = np.array([rng.integers(0, 2**63) for rng in rngs])
         scores = self.candidate_scores(obs, cands, seeds)  # (B, C)
-        probs, counts = history_posterior(self.model, obs)
+        probs, counts = history_posterior64(self.model, obs)
         self.records.append(dict(probs=probs.astype(np.float32), counts=counts.astype(np.float32), sets=sets,
                                  scores=scores.astype(np.float32)))  # fmt: skip
         explore = np.array([rng.random() < 0.5 for rng in rngs])
@@ -211,7 +209,7 @@ class TeacherCollector:
     def act(self, obs: np.ndarray, rngs: Sequence[np.random.Generator]) -> np.ndarray:
         obs = np.asarray(obs)
         sets, scores, played = zip(*(self.state(o, rng) for o, rng in zip(obs, rngs)))
-        probs, counts = history_posterior(self.model, obs)
+        probs, counts = history_posterior64(self.model, obs)
         self.records.append(dict(probs=probs.astype(np.float32), counts=counts.astype(np.float32),
                                  sets=np.stack(sets), scores=np.stack(scores).astype(np.float32),
                                  obs=obs.astype(np.float32)))  # fmt: skip
@@ -406,7 +404,7 @@ class OneStepValueDesigner:
         obs = np.asarray(obs)
         batch, d = obs.shape[0], obs.shape[2]
         rows, max_size = np.arange(batch), self.max_size or d
-        probs, counts = history_posterior(self.model, obs)
+        probs, counts = history_posterior64(self.model, obs)
         sets = np.stack([candidate_sets(rng, d, self.n_random, max_size) for rng in rngs])  # (B, C, d)
         with th.no_grad():
             gene, probs, counts = (

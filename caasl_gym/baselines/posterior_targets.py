@@ -31,6 +31,15 @@ CRITERIA = ("parents", "uncertainty")
 """Valid ``criterion`` values (see the module docstring)."""
 
 
+def history_posterior(model: Any, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The edge probabilities ``(B, d, d)`` (``i -> j``) that ``model`` gives the histories ``obs`` ``(B, N, d, 3)``,
+    and how many filled rows targeted each variable ``(B, d)``."""
+    obs = np.asarray(obs)
+    filled = obs[:, :, 0, 2] > 0  # (B, N)
+    probs = model.edge_probabilities(obs[..., 0], obs[..., 1] > 0, filled)
+    return probs, (obs[..., 1] * obs[..., 2]).sum(axis=1)
+
+
 class PosteriorTargets:
     """``k`` targets per step by a posterior statistic of each variable's parents (see the module docstring).
 
@@ -63,10 +72,7 @@ class PosteriorTargets:
 
     def scores(self, obs: np.ndarray) -> np.ndarray:
         """Priorities ``(B, d)`` of the histories ``obs`` ``(B, N, d, 3)``: the criterion over ``1 + c_j``."""
-        obs = np.asarray(obs)
-        filled = obs[:, :, 0, 2] > 0  # (B, N)
-        probs = self.model.edge_probabilities(obs[..., 0], obs[..., 1] > 0, filled)  # (B, d, d), i -> j
-        return self.scores_from(probs, (obs[..., 1] * obs[..., 2]).sum(axis=1))
+        return self.scores_from(*history_posterior(self.model, obs))
 
     def scores_from(self, probs: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """Priorities ``(B, d)`` from edge probabilities ``probs`` ``(B, d, d)`` (``i -> j``) and the filled rows
