@@ -17,7 +17,9 @@ that scores whole candidate designs from the history's posterior finds that gain
    +1, as its do. Kept per state: the reward model's edge probabilities ``(d, d)`` of the history, how often
    each variable was targeted ``(d,)``, the candidates' target sets ``(C, d)`` and scores ``(C,)``.
 2. **train**: :class:`ValueNet` regresses each candidate's score minus the mean over its state's candidates
-   (MSE), on 90% of the states; the curve on the other 10% is written with the results.
+   (MSE), on 90% of the states; the curve on the other 10% is written with the results. ``--no-path-labels``
+   fits the fixed candidates only (:func:`fixed_candidates`): the forward path's scores are maxima of the noisy
+   criterion that grew it, so they are biased upwards.
 3. **evaluate** (validation seeds): :class:`OneStepValueDesigner` plays the candidate (fresh ones each step,
    from its own generator) with the largest predicted value, paired with a reference. SERGIO: with every
    candidate size and without the *null experiment* that knocks out every gene (its rows are all zero, so it
@@ -31,6 +33,7 @@ simulated; every designer reads the history alone.
     python -m benchmarks.one_step_value --train-episodes 2000 --workers 2 --out one_step_value_sergio
     python -m benchmarks.one_step_value --env CausalLinear-v0 --train-episodes 1200 --offset 2600000 \
         --n-envs 200 --out one_step_value_linear   # --read-history --out one_step_value_linear_history
+                                                   # --no-path-labels --out one_step_value_linear_fixed
 
 Outputs ``benchmarks/results/<out>.{csv,md}`` (gains) and ``<out>_training.{csv,md}`` (the curve).
 """
@@ -273,6 +276,14 @@ def collect(
     return {k: np.concatenate([z[k] for z in parts]) for k in parts[0].files}
 
 
+def fixed_candidates(data: dict[str, np.ndarray], n_random: int) -> dict[str, np.ndarray]:
+    """``data`` of :func:`collect` restricted to the candidates drawn before any was scored: the observational
+    design, the single targets and the ``n_random`` random sets (``sets (S, 1 + d + n_random, d)``); on the linear
+    domain this drops the teacher's forward path, whose scores are maxima of the criterion that chose them."""
+    n_fixed = 1 + data["sets"].shape[2] + n_random
+    return {**data, "sets": data["sets"][:, :n_fixed], "scores": data["scores"][:, :n_fixed]}
+
+
 def candidate_inputs(gene: th.Tensor, probs: th.Tensor, counts: th.Tensor, sets: th.Tensor) -> th.Tensor:
     """Features ``(S, C, d, N_INPUTS)`` per state, candidate and gene: the state's :func:`gene_statistics`
     ``gene`` ``(S, d, 9)``, then from ``probs`` ``(S, d, d)``, ``counts`` ``(S, d)`` and ``sets`` ``(S, C, d)`` the
@@ -478,6 +489,13 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument("--n-envs", type=int, default=200, help="validation episodes")
     p.add_argument("--data-dir", default="runs/one_step_value", help="data chunks (resumed when present)")
     p.add_argument("--read-history", action="store_true", help="the network also reads the raw history (linear ids)")
+    p.add_argument(
+        "--no-path-labels",
+        action="store_true",
+        help="linear ids: fit the fixed candidates only, not the forward path's sets, whose scores are maxima of "
+        "the same noisy criterion that grew them (biased upwards)",
+    )
+    p.add_argument("--design-random", type=int, help="random sets per state when designing (default --n-random)")
     add_seed_block_args(p, DEFAULT_OFFSET, "one_step_value_sergio")
     args = p.parse_args(argv)
     th.set_num_threads(1)
@@ -486,6 +504,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         data = collect(args.env, Path(args.data_dir) / args.env, args.train_episodes, args.n_random, args.workers)
     except ValueError as err:
         p.error(str(err))
+    if args.no_path_labels:
+        data = fixed_candidates(data, args.n_random)
     try:
         net, curve = train(data, args.epochs, args.seed, history=args.read_history)
     except ValueError as err:
@@ -495,13 +515,15 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         curve,
         title=f"Learned one-step value on {args.env}: training curve",
         notes=f"{len(data['scores'])} states of {args.train_episodes} training episodes, "
-        f"{data['sets'].shape[1]} candidates each; 10% held out. Columns on the held-out states: MSE of the "
+        f"{data['sets'].shape[1]} candidates each{' (the forward path dropped)' if args.no_path_labels else ''}; "
+        "10% held out. Columns on the held-out states: MSE of the "
         "centred scores, the share of their variance explained, and the mean centred score of the candidate the "
         "network picks, of Posterior-parents' pick (one target) and of the best candidate (the scores are noisy: "
         "one draw on SERGIO, 32 posterior samples on linear ids; so `best` is optimistic).",
         command=command,
     )
-    strategies, reference = strategies_for(args.env, net, args.n_random)
+    n_design = args.design_random or args.n_random
+    strategies, reference = strategies_for(args.env, net, n_design)
     seed_base = VALIDATION.start + args.offset
     check_in_family(range(seed_base, seed_base + args.n_envs), VALIDATION, "validation seeds")
     runs = [rollout(args.env, s, args.n_envs, seed_base, record_actions=True) for s in strategies]
@@ -512,7 +534,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     if domain_of(args.env) == "linear":
         designers = (
             f"The network {net_kind}. The one-step value designers pick among the observational design, the single "
-            f"targets and {args.n_random} random sets of 2..d targets, with or without the sets the network grows "
+            f"targets and {n_design} random sets of 2..d targets, with or without the sets the network grows "
             "from its best single target (forward path); every target takes the value +1, as the greedy "
             "designer's (Greedy: the greedy exact-posterior designer, EIG over 32 posterior samples, the "
             "teacher); CAASL: the shipped policy; targets_per_design: mean targets; null_share: share of designs "
@@ -522,7 +544,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         designers = (
             "targets_per_design: mean genes knocked out; null_share: share of designs that knock out every gene "
             "(the null experiment). The one-step value designers pick among the observational design, the single "
-            f"knockouts and {args.n_random} random gene sets (sizes 2..d, or 2..d-1 without the null experiment)."
+            f"knockouts and {n_design} random gene sets (sizes 2..d, or 2..d-1 without the null experiment)."
         )
     key = "vs_" + reference.lower().replace("-", "_")
     write_results(

@@ -133,6 +133,10 @@ def test_linear_collection_records_the_teachers_criterion_of_every_candidate_and
     np.testing.assert_allclose(data["scores"][:, -1], 0.0, atol=1e-9)  # every variable a target: no information
     again = osv.collect(LINEAR, tmp_path / "again", 2, 3, 1, TINY, chunk=2)
     np.testing.assert_array_equal(again["scores"], data["scores"])  # deterministic under the episode seeds
+    fixed = osv.fixed_candidates(data, 3)  # drops the path: its scores are maxima of the criterion that grew it
+    assert fixed["sets"].shape == (states, 1 + 4 + 3, 4) and fixed["scores"].shape == (states, 1 + 4 + 3)
+    np.testing.assert_array_equal(fixed["scores"], data["scores"][:, :8])
+    assert fixed["probs"] is data["probs"] and fixed["obs"] is data["obs"]
 
 
 def test_linear_designer_plays_value_one_and_can_grow_a_forward_path():
