@@ -6,7 +6,8 @@ test episodes (seeds ``TEST.start + i`` of :mod:`caasl_gym.evaluation.seeds`, as
 with the same Random designs, so the curve is paired across checkpoints. Designs are sampled from the
 policy, episode ``i``'s noise from its own generator (as the shipped policies are evaluated), and with
 ``--modes sampled deterministic`` also the policy's deterministic designs. ``--validation`` evaluates on the
-validation seeds instead (``VALIDATION.start + i``): the curve to *select* a checkpoint or a recipe on.
+validation seeds instead (``VALIDATION.start + i``): the curve to *select* a checkpoint or a recipe on. A run
+that started from another policy's actor (``train --init-policy``) has that policy as its point at step 0.
 
     python -m benchmarks.learning_curve runs/CausalLinear-v0__0__... runs/SergioKnockout-v0__0__...
     python -m benchmarks.learning_curve runs/SergioKnockout-v0__1__... --validation --modes sampled deterministic
@@ -27,8 +28,8 @@ from tqdm import tqdm
 
 from benchmarks._common import RESULTS_DIR, command_line, print_table, write_results
 from caasl_agents.evaluation import policy_record
+from caasl_agents.pretrained import load_policy
 from caasl_agents.pretrained.export import checkpoints, training_wall_time_s
-from caasl_agents.redq import REDQ
 from caasl_gym.evaluation import TEST, VALIDATION
 
 MODES = ("sampled", "deterministic")
@@ -46,9 +47,11 @@ def curve(
     env_id, env_kwargs = config["env"], config.get("env_kwargs", {})
     points = checkpoints(run_dir)
     points = points[::every] if points[-1] in points[::every] else [*points[::every], points[-1]]
+    if config.get("init_policy"):  # the actor the run started from (--init-policy), at step 0
+        points = [(0, config["init_policy"]), *points]
     rows = []
     for steps, path in tqdm(points, desc=env_id, unit="ckpt"):
-        model = REDQ.load(path, device="cpu")
+        model = load_policy(str(path))
         for mode in modes:
             res = policy_record(model, env_id, n_episodes, seed_base, env_kwargs, deterministic=mode == "deterministic")
             rows.append(
@@ -58,7 +61,7 @@ def curve(
                     "run": run_dir.name,
                     "designs": mode,
                     "env_steps": steps,
-                    "gradient_steps": int(model._n_updates),
+                    "gradient_steps": int(model._n_updates) if steps else 0,
                     "wall_time_min": round(training_wall_time_s(run_dir, steps) / 60, 1),
                     **{k: v for k, v in res.items() if k.startswith(("score", "random_score", "gain"))},
                 }

@@ -82,6 +82,7 @@ from caasl_agents.common.checkpoint import (
 from caasl_agents.common.cli import build_parser
 from caasl_agents.common.vec_env import make_vec_env
 from caasl_agents.evaluation import policy_record
+from caasl_agents.pretrained import load_policy
 from caasl_agents.redq import REDQ
 from caasl_agents.train_config import (
     PRESETS,
@@ -167,6 +168,28 @@ def _speed_advice(cfg: TrainConfig) -> str:
     return "to cut it: " + ", ".join(cuts)
 
 
+def init_actor(model: REDQ, policy: str) -> None:
+    """Start ``model``'s actor from the actor of ``policy``: a REDQ ``.zip`` (e.g. a behaviour clone) or
+    ``pretrained:<env id>`` (a shipped policy). The critics keep their fresh initialisation
+    (``--actor-warmup`` trains them alone first).
+
+    :raises FileNotFoundError: no such file
+    :raises ValueError: its actor does not fit ``model``'s architecture (the message names the first mismatch)
+    """
+    try:
+        source = load_policy(policy)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"--init-policy {err}") from None
+    try:
+        model.actor.load_state_dict(source.actor.state_dict())
+    except RuntimeError as err:
+        first = next((line.strip() for line in str(err).splitlines()[1:] if line.strip()), str(err))
+        raise ValueError(
+            f"--init-policy {policy}: its actor does not fit this configuration ({first}); pass the architecture "
+            "options it was trained with (its config.json, or the 'command' of its sidecar)"
+        ) from None
+
+
 class TrainingInterrupted(Exception):
     """Training stopped on a signal after a checkpoint (:attr:`run_dir`, :attr:`signum`, :attr:`num_timesteps`)."""
 
@@ -207,7 +230,7 @@ def _start(cfg: TrainConfig, given: set[str] | None) -> _Session:
             k for k in PRESETS[cfg.preset] if (k in given if given is not None else getattr(cfg, k) != explicit[k])
         )
         applied = {k: v for k, v in PRESETS[cfg.preset].items() if k not in overridden}
-        label = f"preset {cfg.preset} ({why}): {_describe(applied)}"
+        label = f"preset {cfg.preset} ({why})" + (f": {_describe(applied)}" if applied else "")
         label += f" (given instead: {_describe({k: getattr(cfg, k) for k in overridden})})" if overridden else ""
         run_dir, record = Path(), None
     exact = record is not None and record.get("state") is not None
@@ -233,6 +256,8 @@ def _start(cfg: TrainConfig, given: set[str] | None) -> _Session:
                     buffer.dones[(buffer.pos - 1) % buffer.buffer_size] = True
         else:
             model = REDQ("TransformerPolicy", venv, **cfg.model_kwargs())
+            if cfg.init_policy:
+                init_actor(model, cfg.init_policy)
             model._last_obs = model.env.reset()  # as the first learn() would: a bad environment fails here
             model._last_episode_starts = np.ones(cfg.n_envs, dtype=bool)
             log_state = None

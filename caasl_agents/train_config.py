@@ -99,6 +99,11 @@ class TrainConfig:
     """gradient steps per training round; update-to-data ratio G = gradient_steps / (train_freq * n_envs)"""
     policy_delay: int = 1
     """gradient steps between actor updates (0: once per training round, as REDQ's policy delay = G)"""
+    init_policy: str = ""
+    """a policy .zip (e.g. a behaviour clone of python -m caasl_agents.imitate, or pretrained:<env id> for a
+    shipped one) whose actor starts this run; the architecture options must be the ones it was trained with"""
+    actor_warmup: int = 0
+    """gradient steps that train the critics only before the actor's first update (with --init-policy)"""
     n_critics: int = 10
     """critics in the ensemble (N)"""
     critic_subset_size: int = 2
@@ -153,7 +158,7 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ["torch_threads", "log_interval", "eval_episodes", "learning_starts", "gradient_steps",
-                     "policy_delay", "seed", "eval_seed", "verbose"]:  # fmt: skip
+                     "policy_delay", "seed", "eval_seed", "verbose", "actor_warmup"]:  # fmt: skip
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.critic_subset_size > self.n_critics:
@@ -228,6 +233,7 @@ class TrainConfig:
             train_freq=self.train_freq,
             gradient_steps=self.gradient_steps,
             policy_delay=self.policy_delay or None,
+            actor_warmup=self.actor_warmup,
             critic_subset_size=self.critic_subset_size,
             actor_q_reduction=self.actor_q_reduction,
             ent_coef=ent_coef,

@@ -42,6 +42,8 @@ def test_other_bad_arguments_raise():
         make_model(actor_q_reduction="median")
     with pytest.raises(ValueError, match="policy_delay"):
         make_model(policy_delay=0)
+    with pytest.raises(ValueError, match="actor_warmup"):
+        make_model(actor_warmup=-1)
     with pytest.raises(ValueError, match="critic_encoder"):
         make_model(policy_kwargs=dict(critic_encoder="per-critic"))
     with pytest.raises(ValueError, match="n_critics"):
@@ -115,6 +117,20 @@ def test_policy_delay_none_and_min_reduction_and_critic_learning_rate():
     model.learn(40)
     assert model.critic.optimizer.param_groups[0]["lr"] == pytest.approx(1e-4)
     assert model.actor.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3)
+
+
+def test_actor_warmup_trains_the_critics_alone_first():
+    model = make_model(actor_warmup=12, gradient_steps=4, policy_kwargs=dict(critic_encoder="shared"))
+    actor_start = {k: v.clone() for k, v in model.actor.state_dict().items()}
+    critic_start = {k: v.clone() for k, v in model.critic.state_dict().items()}
+    model.learn(16 + 2 * 3)  # learning starts at 16 transitions; then 3 rounds of 2 envs: 12 gradient steps
+    assert model._n_updates == 12
+    assert all(th.equal(v, model.actor.state_dict()[k]) for k, v in actor_start.items())
+    assert not all(th.equal(v, model.critic.state_dict()[k]) for k, v in critic_start.items())
+    assert model.log_ent_coef is not None and model.log_ent_coef.item() == 0.0  # "auto": starts at 1, untouched
+    model.train(gradient_steps=1)  # the 13th step: the actor's first
+    assert not all(th.equal(v, model.actor.state_dict()[k]) for k, v in actor_start.items())
+    assert model.log_ent_coef.item() != 0.0
 
 
 def test_save_load_gives_identical_predictions(tmp_path):

@@ -202,3 +202,29 @@ def test_real_environment_id(tmp_path):
                     "--total-timesteps", "32", "--run-root", str(tmp_path), *TINY])  # fmt: skip
     table = pd.read_csv(run_dir / "eval.csv")
     assert {"score", "score_ci95", "random_score", "gain", "gain_ci95", "design_seconds"} <= set(table.columns)
+
+
+def test_init_policy_starts_the_actor_from_a_policy_zip(tmp_path, capsys):
+    source_dir = main(["--env", TOY, "--total-timesteps", "48", "--run-root", str(tmp_path / "a"), *TINY])
+    source = REDQ.load(source_dir / "model.zip")
+    # learning starts at 16 transitions: a run of 8 takes no gradient step, so its actor is the source's
+    run_dir = main(["--env", TOY, "--total-timesteps", "8", "--run-root", str(tmp_path / "b"), *TINY,
+                    "--init-policy", str(source_dir / "model.zip")])  # fmt: skip
+    started = REDQ.load(run_dir / "model.zip")
+    assert all(th.equal(v, started.actor.state_dict()[k]) for k, v in source.actor.state_dict().items())
+    assert json.loads((run_dir / "config.json").read_text())["init_policy"] == str(source_dir / "model.zip")
+    fresh_dir = main(["--env", TOY, "--total-timesteps", "8", "--run-root", str(tmp_path / "c"), *TINY])
+    fresh = REDQ.load(fresh_dir / "model.zip")  # the same seed without --init-policy: the source's own start
+    assert not all(th.equal(v, fresh.actor.state_dict()[k]) for k, v in source.actor.state_dict().items())
+    capsys.readouterr()
+
+    for argv, message in [
+        (["--init-policy", str(tmp_path / "none.zip")], "no such file"),
+        (["--init-policy", str(source_dir / "model.zip"), "--pi-arch", "32"], "does not fit this configuration"),
+        (["--actor-warmup", "-1"], "actor_warmup must be >= 0"),
+    ]:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--env", TOY, "--total-timesteps", "8", "--run-root", str(tmp_path / "d"), *TINY, *argv])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and message in err and err.count("\n") == 1, err
+        assert not (tmp_path / "d").exists() or not list((tmp_path / "d").iterdir())

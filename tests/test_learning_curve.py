@@ -43,3 +43,16 @@ def test_curve_in_both_modes_on_validation_seeds(run_dir, tmp_path):
         curve(run_dir, n_episodes=3, modes=("greedy",))
     pytest.importorskip("matplotlib")
     assert plot(df, tmp_path / "both.png").stat().st_size > 0
+
+
+def test_a_run_started_from_a_policy_has_that_policy_at_step_0(run_dir, train_toy):
+    from caasl_agents.evaluation import policy_record
+    from caasl_agents.redq import REDQ
+    from caasl_gym.evaluation import TEST
+
+    source = run_dir / "model.zip"
+    tuned = train_toy("--checkpoint-freq", "48", "--seed", "3", "--init-policy", str(source), "--actor-warmup", "8")
+    df = curve(tuned, n_episodes=4)
+    assert df.env_steps.tolist() == [0, 48] and df.gradient_steps.tolist()[0] == 0
+    start = policy_record(REDQ.load(source), df.env_id.iloc[0], 4, TEST.start, {"num_nodes": 3})
+    assert df.score.iloc[0] == pytest.approx(start["score"])

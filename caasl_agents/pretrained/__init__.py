@@ -105,3 +105,16 @@ def load_pretrained(env_id: str, device: th.device | str = "cpu", directory: str
         raise ValueError(
             f"{model_path} does not load as a caasl REDQ policy ({type(err).__name__}: {str(err)[:400]}); {remake}"
         ) from None
+
+
+def load_policy(spec: str, device: th.device | str = "cpu") -> REDQ:
+    """A policy named on a command line: ``pretrained:<env id>`` (:func:`load_pretrained`) or the path of a REDQ
+    ``.zip`` (a training run's ``model.zip`` or checkpoint, a behaviour clone).
+
+    :raises FileNotFoundError: ``spec`` names neither (the message says what it may be)
+    """
+    if spec.startswith("pretrained:"):
+        return load_pretrained(spec.removeprefix("pretrained:"), device=device)
+    if not Path(spec).is_file():
+        raise FileNotFoundError(f"{spec}: no such file (a policy is a REDQ .zip or pretrained:<env id>)")
+    return REDQ.load(spec, device=device)

@@ -51,6 +51,9 @@ class REDQ(SAC):
         ``policy_update_delay = G``)
     :param critic_learning_rate: learning rate (or schedule) of the critics; ``None`` = the same as
         ``learning_rate`` (which always drives the actor and the entropy coefficient)
+    :param actor_warmup: gradient steps that update the critics only; the actor and the entropy
+        coefficient start after them (so an actor that starts from a behaviour clone is not pulled by
+        untrained critics)
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {  # type: ignore[assignment]
@@ -84,6 +87,7 @@ class REDQ(SAC):
         actor_q_reduction: Literal["mean", "min"] = "mean",
         policy_delay: int | None = 1,
         critic_learning_rate: float | Schedule | None = None,
+        actor_warmup: int = 0,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         policy_kwargs: dict[str, Any] | None = None,
@@ -96,12 +100,15 @@ class REDQ(SAC):
             raise ValueError(f"actor_q_reduction must be 'mean' or 'min', got {actor_q_reduction!r}")
         if policy_delay is not None and policy_delay < 1:
             raise ValueError(f"policy_delay must be >= 1 or None, got {policy_delay}")
+        if actor_warmup < 0:
+            raise ValueError(f"actor_warmup must be >= 0 gradient steps, got {actor_warmup}")
         if critic_subset_size < 1:
             raise ValueError(f"critic_subset_size (M) must be >= 1, got {critic_subset_size}")
         self.critic_subset_size = critic_subset_size
         self.actor_q_reduction = actor_q_reduction
         self.policy_delay = policy_delay
         self.critic_learning_rate = critic_learning_rate
+        self.actor_warmup = actor_warmup
         super().__init__(
             policy, env, learning_rate, buffer_size, learning_starts, batch_size, tau, gamma, train_freq,
             gradient_steps, action_noise, replay_buffer_class, replay_buffer_kwargs, optimize_memory_usage,
@@ -188,7 +195,7 @@ class REDQ(SAC):
                 update_actor = step == gradient_steps - 1
             else:
                 update_actor = (n_update + 1) % self.policy_delay == 0
-            if update_actor:
+            if update_actor and n_update >= self.actor_warmup:
                 actions_pi, log_prob = self.actor.action_log_prob(replay_data.observations)
                 log_prob = log_prob.reshape(-1, 1)
                 q_pi = self.critic.q_values(features.detach(), actions_pi)  # (B, N)
