@@ -7,7 +7,8 @@ with the same Random designs, so the curve is paired across checkpoints. Designs
 policy, episode ``i``'s noise from its own generator (as the shipped policies are evaluated), and with
 ``--modes sampled deterministic`` also the policy's deterministic designs. ``--validation`` evaluates on the
 validation seeds instead (``VALIDATION.start + i``): the curve to *select* a checkpoint or a recipe on. A run
-that started from another policy's actor (``train --init-policy``) has that policy as its point at step 0.
+that started from another policy's actor (``train --init-policy``) has that policy as its point at step 0
+(``pretrained:<id>``: the policy shipped now, so rerun the curve of such a run before the shipped one changes).
 
     python -m benchmarks.learning_curve runs/CausalLinear-v0__0__... runs/SergioKnockout-v0__0__...
     python -m benchmarks.learning_curve runs/SergioKnockout-v0__1__... --validation --modes sampled deterministic
