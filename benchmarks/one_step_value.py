@@ -495,7 +495,6 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         help="linear ids: fit the fixed candidates only, not the forward path's sets, whose scores are maxima of "
         "the same noisy criterion that grew them (biased upwards)",
     )
-    p.add_argument("--design-random", type=int, help="random sets per state when designing (default --n-random)")
     add_seed_block_args(p, DEFAULT_OFFSET, "one_step_value_sergio")
     args = p.parse_args(argv)
     th.set_num_threads(1)
@@ -522,8 +521,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         "one draw on SERGIO, 32 posterior samples on linear ids; so `best` is optimistic).",
         command=command,
     )
-    n_design = args.design_random or args.n_random
-    strategies, reference = strategies_for(args.env, net, n_design)
+    strategies, reference = strategies_for(args.env, net, args.n_random)
     seed_base = VALIDATION.start + args.offset
     check_in_family(range(seed_base, seed_base + args.n_envs), VALIDATION, "validation seeds")
     runs = [rollout(args.env, s, args.n_envs, seed_base, record_actions=True) for s in strategies]
@@ -534,7 +532,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     if domain_of(args.env) == "linear":
         designers = (
             f"The network {net_kind}. The one-step value designers pick among the observational design, the single "
-            f"targets and {n_design} random sets of 2..d targets, with or without the sets the network grows "
+            f"targets and {args.n_random} random sets of 2..d targets, with or without the sets the network grows "
             "from its best single target (forward path); every target takes the value +1, as the greedy "
             "designer's (Greedy: the greedy exact-posterior designer, EIG over 32 posterior samples, the "
             "teacher); CAASL: the shipped policy; targets_per_design: mean targets; null_share: share of designs "
@@ -544,7 +542,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         designers = (
             "targets_per_design: mean genes knocked out; null_share: share of designs that knock out every gene "
             "(the null experiment). The one-step value designers pick among the observational design, the single "
-            f"knockouts and {n_design} random gene sets (sizes 2..d, or 2..d-1 without the null experiment)."
+            f"knockouts and {args.n_random} random gene sets (sizes 2..d, or 2..d-1 without the null experiment)."
         )
     key = "vs_" + reference.lower().replace("-", "_")
     write_results(
