@@ -319,20 +319,33 @@ class ValueNet(nn.Module):
             encoder = AlternatingAttentionEncoder(embed_dim=32, n_layers=2, n_heads=4)
             self.history = nn.ModuleDict({"encoder": encoder, "proj": nn.Linear(32, width)})
 
+    def history_context(self, obs: th.Tensor) -> th.Tensor:
+        """What a net with ``history`` adds to every candidate's gene entries: ``(S, 1, d, w)`` of the histories
+        ``obs`` ``(S, N, d, 3)``. It does not depend on the candidates, so a designer computes it once per step."""
+        if self.history is None:
+            raise ValueError("this ValueNet does not read the history (built with history=False)")
+        return self.history["proj"](self.history["encoder"](obs)[0])[:, None]
+
     def forward(
-        self, gene: th.Tensor, probs: th.Tensor, counts: th.Tensor, sets: th.Tensor, obs: th.Tensor | None = None
+        self,
+        gene: th.Tensor,
+        probs: th.Tensor,
+        counts: th.Tensor,
+        sets: th.Tensor,
+        obs: th.Tensor | None = None,
+        context: th.Tensor | None = None,
     ) -> th.Tensor:
         """Values ``(S, C)`` from :func:`candidate_inputs` (``gene``: the states' :func:`gene_statistics`) and, for
-        a net with ``history``, the histories ``obs`` ``(S, N, d, 3)``.
+        a net with ``history``, the histories ``obs`` ``(S, N, d, 3)`` or their :meth:`history_context`.
 
         Raises:
-            ValueError: a net with ``history`` called without ``obs``.
+            ValueError: a net with ``history`` called without ``obs`` or ``context``.
         """
         x = self.embed(candidate_inputs(gene, probs, counts, sets))  # (S, C, d, w)
         if self.history is not None:
-            if obs is None:
+            if context is None and obs is None:
                 raise ValueError("this ValueNet reads the history: pass obs (S, N, d, 3)")
-            x = x + self.history["proj"](self.history["encoder"](obs)[0])[:, None]  # (S, 1, d, w)
+            x = x + (self.history_context(obs) if context is None else context)  # (S, 1, d, w) broadcast
         s, c, d, w = x.shape
         h = self.encoder(x.reshape(s * c, d, w))  # (S C, d, w)
         m = sets.reshape(s * c, d, 1).float()
@@ -423,10 +436,12 @@ class OneStepValueDesigner:
                 *(th.as_tensor(x, dtype=th.float32) for x in (probs, counts)),
             )
 
-            history = th.as_tensor(obs, dtype=th.float32) if self.net.history is not None else None
+            context = None  # the history's embedding, once per step for every candidate and forward round
+            if self.net.history is not None:
+                context = self.net.history_context(th.as_tensor(obs, dtype=th.float32))
 
             def value_of(candidates: np.ndarray) -> np.ndarray:  # (B, K, d) -> (B, K)
-                return self.net(gene, probs, counts, th.as_tensor(candidates), history).numpy()
+                return self.net(gene, probs, counts, th.as_tensor(candidates), context=context).numpy()
 
             values = value_of(sets)
             if self.forward:
