@@ -177,6 +177,9 @@ def make_strategies(
       or the policy's deterministic design with ``deterministic``: its ``deterministic_design`` rule,
       :mod:`caasl_agents.redq.designs`), ``CAASL-deterministic`` (always the deterministic design),
       and either with ``:<path to model.zip>``;
+    * ``CAASL-value`` / ``CAASL-value-deterministic``: the value designer shipped for ``env_id``'s prior
+      (:func:`~caasl_agents.value.load_value_designer`; sampled designs unless ``deterministic``, or always its
+      deterministic design), reading ``env_id``'s own reward model;
     * ``Greedy`` / ``Greedy-score``: :class:`~caasl_gym.baselines.greedy.GreedyExactDesigner` (EIG / expected
       score) for the id's prior (linear, d <= 12);
     * ``SS-Finite``, ``DiffCBED``: :mod:`caasl_gym.baselines` designers on bootstrapped-GIES particles;
@@ -205,12 +208,20 @@ def make_strategies(
             model = REDQ.load(path, device="cpu") if path else load_pretrained(training_id(env_id))
             mean = deterministic or base == "CAASL-deterministic"
             out.append(PolicyStrategy(model, deterministic=mean, name=base))
+        elif base in ("CAASL-value", "CAASL-value-deterministic"):
+            from caasl_agents.value import load_value_designer
+
+            if env_id is None:
+                raise ValueError(f"{base} needs an environment id to pick the shipped designer")
+            mean = deterministic or base == "CAASL-value-deterministic"
+            out.append(load_value_designer(env_id, env_kwargs, deterministic=mean, name=base))
         elif base in BASELINES:
             if env_id is None:
                 raise ValueError(f"{base} needs an environment id (it is built for the id's prior)")
             out.append(BASELINES[base](config_for(env_id, **(env_kwargs or {}))))
         else:
             names_ = ["Random", "Observational", "RoundRobin", "CAASL", "CAASL-deterministic", "CAASL:<path>"]
+            names_ += ["CAASL-value", "CAASL-value-deterministic"]
             names_ += ["Probe", "Random-extreme"]
             names_ += list(BASELINES)
             valid = ", ".join(names_)

@@ -16,13 +16,14 @@ that scores whole candidate designs from the history's posterior finds that gain
    (:func:`forward_path`; ``d - 1`` more candidates), and the teacher is that designer; targets take the value
    +1, as its do. Kept per state: the reward model's edge probabilities ``(d, d)`` of the history, how often
    each variable was targeted ``(d,)``, the candidates' target sets ``(C, d)`` and scores ``(C,)``.
-2. **train**: :class:`ValueNet` regresses each candidate's score minus the mean over its state's candidates
-   (MSE), on 90% of the states; the curve on the other 10% is written with the results. ``--no-path-labels``
-   fits the fixed candidates only (:func:`fixed_candidates`): the forward path's scores are maxima of the noisy
-   criterion that grew it, so they are biased upwards.
-3. **evaluate** (validation seeds): :class:`OneStepValueDesigner` plays the candidate (fresh ones each step,
-   from its own generator) with the largest predicted value, paired with a reference. SERGIO: with every
-   candidate size and without the *null experiment* that knocks out every gene (its rows are all zero, so it
+2. **train**: :class:`~caasl_agents.value.ValueNet` regresses each candidate's score minus the mean over its
+   state's candidates (MSE), on 90% of the states; the curve on the other 10% is written with the results.
+   ``--no-path-labels`` fits the fixed candidates only (:func:`fixed_candidates`): the forward path's scores are
+   maxima of the noisy criterion that grew it, so they are biased upwards.
+   ``--save PATH`` writes the network and its sidecar (:func:`~caasl_agents.value.save_value_net`).
+3. **evaluate** (validation seeds): :class:`~caasl_agents.value.ValueDesigner` plays the candidate (fresh ones
+   each step, from the episode's generator) with the largest predicted value, paired with a reference. SERGIO:
+   with every candidate size and without the *null experiment* that knocks out every gene (its rows are all zero, so it
    says nothing about the graph), against Posterior-parents, round-robin and Random. Linear: with and without
    its own forward path, against the greedy designer (the reference), the shipped policy in both modes,
    Random-extreme and Random.
@@ -42,7 +43,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -50,15 +51,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch as th
-from torch import nn
 
 from benchmarks._common import add_seed_block_args, command_line, print_table, write_results
 from caasl_agents import available_pretrained, load_pretrained
-from caasl_agents.common.posterior_features import relative_to_max, variable_statistics
-from caasl_agents.common.torch_layers import AlternatingAttentionEncoder
 from caasl_agents.evaluation import PolicyStrategy
+from caasl_agents.value import ValueDesigner, ValueNet, save_value_net
+from caasl_agents.value.designer import as_actions, candidate_sets, forward_path, history_posterior64
+from caasl_agents.value.network import gene_statistics
 from caasl_gym.baselines.greedy import GreedyExactDesigner
-from caasl_gym.baselines.posterior_targets import PosteriorTargets, history_posterior
+from caasl_gym.baselines.posterior_targets import PosteriorTargets
 from caasl_gym.envs.scoring import resolve_reward_model
 from caasl_gym.evaluation import VALIDATION, RandomStrategy, RoundRobinStrategy, final, summarize
 from caasl_gym.evaluation.probe import PrivilegedProbe
@@ -70,52 +71,12 @@ ENV_ID = "SergioKnockout-v0"
 CHUNK = 50
 """Episodes per data chunk (one file each, so an interrupted collection resumes)."""
 DEFAULT_OFFSET = 2_100_000
-N_INPUTS = 14
-"""Features per gene and candidate of :func:`candidate_inputs`."""
-
-
-def random_sets(rng: np.random.Generator, d: int, n: int, max_size: int) -> np.ndarray:
-    """``(n, d)`` bool target sets whose sizes are uniform on ``2..max_size``, genes uniform given the size."""
-    sets = np.zeros((n, d), dtype=bool)
-    for row, size in zip(sets, rng.integers(2, max_size + 1, size=n)):
-        row[rng.choice(d, size=size, replace=False)] = True
-    return sets
-
-
-def candidate_sets(rng: np.random.Generator, d: int, n_random: int, max_size: int) -> np.ndarray:
-    """``(1 + d + n_random, d)`` bool: the observational design, each single target, ``n_random`` random sets."""
-    return np.concatenate([np.zeros((1, d), bool), np.eye(d, dtype=bool), random_sets(rng, d, n_random, max_size)])
-
-
-def as_actions(sets: np.ndarray, rng: np.random.Generator, value: float | None = None) -> np.ndarray:
-    """Actions ``(..., d, 2)`` float32 of target sets ``(..., d)``: +-1 targets, values ``U(-1, 1)`` from ``rng``, or
-    ``value`` for every variable when given (the linear domain's designs, as its greedy teacher's)."""
-    d = sets.shape[-1]
-    values = np.broadcast_to(rng.uniform(-1.0, 1.0, size=d) if value is None else np.full(d, value), sets.shape)
-    return np.stack([np.where(sets, 1.0, -1.0), values], axis=-1).astype(np.float32)
 
 
 def reward_model_of(env_id: str, env_kwargs: dict | None = None) -> Any:
     """The reward model ``env_id`` (with ``env_kwargs``) scores with: the designers' posterior."""
     config = config_for(env_id, **(env_kwargs or {}))
     return resolve_reward_model(config.reward_model, config=config)
-
-
-def history_posterior64(model: Any, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`~caasl_gym.baselines.posterior_targets.history_posterior` in float64: edge probabilities
-    ``(B, d, d)`` and targeting rows per gene ``(B, d)`` of the histories ``obs`` ``(B, N, d, 3)``."""
-    probs, counts = history_posterior(model, obs)
-    return np.asarray(probs, dtype=np.float64), np.asarray(counts, dtype=np.float64)
-
-
-def gene_statistics(probs: np.ndarray, counts: np.ndarray) -> th.Tensor:
-    """Per-gene inputs ``(S, d, 9)`` float32 of ``probs`` ``(S, d, d)`` and ``counts`` ``(S, d)``: the policies'
-    posterior statistics (:func:`~caasl_agents.common.posterior_features.variable_statistics`) and the
-    uncertainty of the gene's children per targeting row, relative to the state's largest."""
-    probs, counts = np.asarray(probs, dtype=np.float64), np.asarray(counts, dtype=np.float64)
-    children = relative_to_max((probs * (1.0 - probs)).sum(axis=2) / (1.0 + counts))
-    stats = np.concatenate([variable_statistics(probs, counts), children[..., None]], axis=-1)
-    return th.as_tensor(stats, dtype=th.float32)
 
 
 class Collector(PrivilegedProbe):
@@ -140,35 +101,6 @@ class Collector(PrivilegedProbe):
         picked = np.array([rng.integers(sets.shape[1]) for rng in rngs])
         teacher = self.teacher.design(self.teacher.scores_from(probs, counts), rngs)
         return np.where(explore[:, None, None], cands[np.arange(batch), picked], teacher)
-
-
-def forward_path(value_of: Callable[[np.ndarray], np.ndarray], start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Grow the target sets ``start`` ``(B, d)`` (the same number of targets in every row) one variable at a time,
-    each time by the variable whose set ``value_of`` ranks highest, until every variable is a target.
-
-    Args:
-        value_of: values ``(B, K)`` of candidate sets ``(B, K, d)`` bool.
-        start: the sets to grow ``(B, d)`` bool.
-
-    Returns:
-        the set after each round ``(B, R, d)`` and its value ``(B, R)``, ``R = d - |start|``.
-    """
-    current, sets, values = np.asarray(start, dtype=bool).copy(), [], []
-    batch, d = current.shape
-    rows = np.arange(batch)
-    while not current.all():
-        free = np.flatnonzero(~current[0]).size
-        index = np.nonzero(~current)[1].reshape(batch, free)  # (B, free): each row's free variables
-        grown = np.repeat(current[:, None], free, axis=1)  # (B, free, d)
-        grown[rows[:, None], np.arange(free)[None], index] = True
-        value = np.asarray(value_of(grown))
-        best = value.argmax(1)
-        current = grown[rows, best]
-        sets.append(current)
-        values.append(value[rows, best])
-    if not sets:
-        return np.zeros((batch, 0, d), bool), np.zeros((batch, 0))
-    return np.stack(sets, 1), np.stack(values, 1)
 
 
 def greedy_choice(values: np.ndarray, path_values: np.ndarray, d: int) -> int:
@@ -284,75 +216,6 @@ def fixed_candidates(data: dict[str, np.ndarray], n_random: int) -> dict[str, np
     return {**data, "sets": data["sets"][:, :n_fixed], "scores": data["scores"][:, :n_fixed]}
 
 
-def candidate_inputs(gene: th.Tensor, probs: th.Tensor, counts: th.Tensor, sets: th.Tensor) -> th.Tensor:
-    """Features ``(S, C, d, N_INPUTS)`` per state, candidate and gene: the state's :func:`gene_statistics`
-    ``gene`` ``(S, d, 9)``, then from ``probs`` ``(S, d, d)``, ``counts`` ``(S, d)`` and ``sets`` ``(S, C, d)`` the
-    gene's target indicator, its expected targeted parents and children, the candidate's share of targeted
-    genes and the history's targeted rows / 10."""
-    s, c, d = sets.shape
-    m = sets.float()
-    per_candidate = [
-        m,
-        th.einsum("sij,sci->scj", probs, m),  # expected targeted parents
-        th.einsum("sjk,sck->scj", probs, m),  # expected targeted children
-        m.mean(-1, keepdim=True).expand(s, c, d),
-        (counts.sum(1) / 10.0)[:, None, None].expand(s, c, d),
-    ]
-    return th.cat([gene[:, None].expand(s, c, d, gene.shape[-1]), th.stack(per_candidate, -1)], -1)
-
-
-class ValueNet(nn.Module):
-    """Predicted one-step value ``(S, C)`` of candidate target sets: attention across the genes of each
-    candidate (any ``d``, equivariant to gene order), then the mean over all genes and over the targeted ones.
-    With ``history``, every gene's entry also adds its embedding of the raw history by the policies' encoder
-    (:class:`~caasl_agents.common.torch_layers.AlternatingAttentionEncoder`: attention over samples and
-    variables), so the value can read what the edge posterior does not summarise (effect sizes, noise)."""
-
-    def __init__(self, width: int = 64, layers: int = 2, heads: int = 4, history: bool = False) -> None:
-        super().__init__()
-        self.embed = nn.Sequential(nn.Linear(N_INPUTS, width), nn.ReLU(), nn.Linear(width, width))
-        layer = nn.TransformerEncoderLayer(width, heads, 2 * width, dropout=0.0, batch_first=True)
-        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
-        self.head = nn.Sequential(nn.Linear(2 * width, width), nn.ReLU(), nn.Linear(width, 1))
-        self.history: nn.ModuleDict | None = None
-        if history:
-            encoder = AlternatingAttentionEncoder(embed_dim=32, n_layers=2, n_heads=4)
-            self.history = nn.ModuleDict({"encoder": encoder, "proj": nn.Linear(32, width)})
-
-    def history_context(self, obs: th.Tensor) -> th.Tensor:
-        """What a net with ``history`` adds to every candidate's gene entries: ``(S, 1, d, w)`` of the histories
-        ``obs`` ``(S, N, d, 3)``. It does not depend on the candidates, so a designer computes it once per step."""
-        if self.history is None:
-            raise ValueError("this ValueNet does not read the history (built with history=False)")
-        return self.history["proj"](self.history["encoder"](obs)[0])[:, None]
-
-    def forward(
-        self,
-        gene: th.Tensor,
-        probs: th.Tensor,
-        counts: th.Tensor,
-        sets: th.Tensor,
-        obs: th.Tensor | None = None,
-        context: th.Tensor | None = None,
-    ) -> th.Tensor:
-        """Values ``(S, C)`` from :func:`candidate_inputs` (``gene``: the states' :func:`gene_statistics`) and, for
-        a net with ``history``, the histories ``obs`` ``(S, N, d, 3)`` or their :meth:`history_context`.
-
-        Raises:
-            ValueError: a net with ``history`` called without ``obs`` or ``context``.
-        """
-        x = self.embed(candidate_inputs(gene, probs, counts, sets))  # (S, C, d, w)
-        if self.history is not None:
-            if context is None and obs is None:
-                raise ValueError("this ValueNet reads the history: pass obs (S, N, d, 3)")
-            x = x + (self.history_context(obs) if context is None else context)  # (S, 1, d, w) broadcast
-        s, c, d, w = x.shape
-        h = self.encoder(x.reshape(s * c, d, w))  # (S C, d, w)
-        m = sets.reshape(s * c, d, 1).float()
-        targeted = (h * m).sum(1) / m.sum(1).clamp_min(1)
-        return self.head(th.cat([h.mean(1), targeted], -1)).reshape(s, c)
-
-
 def train(
     data: dict[str, np.ndarray], epochs: int, seed: int, batch: int = 64, history: bool = False
 ) -> tuple[ValueNet, pd.DataFrame]:
@@ -404,55 +267,6 @@ def train(
     return net, pd.DataFrame(rows)
 
 
-class OneStepValueDesigner:
-    """Plays the candidate with the largest :class:`ValueNet` value among the observational design, each single
-    target and ``n_random`` random sets of ``2..max_size`` genes drawn from the episode's generator (a method:
-    it reads the history only). With ``forward``, also the sets grown from its best single target one target at
-    a time (:func:`forward_path`, up to ``max_size``), as the greedy teacher grows them; ``value``: every target's
-    value (default ``U(-1, 1)``, :func:`as_actions`)."""
-
-    def __init__(
-        self,
-        net: ValueNet,
-        model: Any,
-        n_random: int,
-        max_size: int | None,
-        name: str,
-        value: float | None = None,
-        forward: bool = False,
-    ) -> None:
-        self.net, self.model, self.n_random, self.max_size, self.name = net, model, n_random, max_size, name
-        self.value, self.forward = value, forward
-
-    def act(self, obs: np.ndarray, rngs: Sequence[np.random.Generator]) -> np.ndarray:
-        obs = np.asarray(obs)
-        batch, d = obs.shape[0], obs.shape[2]
-        rows, max_size = np.arange(batch), self.max_size or d
-        probs, counts = history_posterior64(self.model, obs)
-        sets = np.stack([candidate_sets(rng, d, self.n_random, max_size) for rng in rngs])  # (B, C, d)
-        with th.no_grad():
-            gene, probs, counts = (
-                gene_statistics(probs, counts),
-                *(th.as_tensor(x, dtype=th.float32) for x in (probs, counts)),
-            )
-
-            context = None  # the history's embedding, once per step for every candidate and forward round
-            if self.net.history is not None:
-                context = self.net.history_context(th.as_tensor(obs, dtype=th.float32))
-
-            def value_of(candidates: np.ndarray) -> np.ndarray:  # (B, K, d) -> (B, K)
-                return self.net(gene, probs, counts, th.as_tensor(candidates), context=context).numpy()
-
-            values = value_of(sets)
-            if self.forward:
-                start = sets[rows, 1 + values[:, 1 : d + 1].argmax(1)]
-                path, path_values = forward_path(value_of, start)
-                sets = np.concatenate([sets, path[:, : max_size - 1]], axis=1)
-                values = np.concatenate([values, path_values[:, : max_size - 1]], axis=1)
-        best = sets[rows, values.argmax(1)]
-        return np.stack([as_actions(s, rng, self.value) for s, rng in zip(best, rngs)])
-
-
 def gains_table(episodes: pd.DataFrame, actions: dict[str, np.ndarray], reference: str) -> pd.DataFrame:
     """Per strategy but Random: the final score's paired gain over Random and over ``reference`` (95% CIs;
     :func:`~caasl_gym.evaluation.summarize`, NaN for ``reference`` against itself), the mean number of targets
@@ -476,15 +290,15 @@ def strategies_for(env_id: str, net: ValueNet, n_random: int) -> tuple[list[Any]
     d = config.num_nodes
     if domain_of(env_id) != "linear":
         return [
-            OneStepValueDesigner(net, model, n_random, None, "one-step value"),
-            OneStepValueDesigner(net, model, n_random, d - 1, "one-step value, no null experiment"),
+            ValueDesigner(net, model, n_random, value=None, name="one-step value"),
+            ValueDesigner(net, model, n_random, d - 1, value=None, name="one-step value, no null experiment"),
             PosteriorTargets(model),
             RoundRobinStrategy(),
             RandomStrategy(),
         ], "Posterior-parents"
     strategies = [
-        OneStepValueDesigner(net, model, n_random, None, "one-step value", value=1.0, forward=True),
-        OneStepValueDesigner(net, model, n_random, None, "one-step value, no forward path", value=1.0),
+        ValueDesigner(net, model, n_random, forward=True, name="one-step value"),
+        ValueDesigner(net, model, n_random, name="one-step value, no forward path"),
         GreedyExactDesigner.for_config(config, name="Greedy"),
     ]
     if env_id in available_pretrained():
@@ -500,6 +314,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument("--n-random", type=int, default=29, help="random gene sets per state, collected and designed")
     p.add_argument("--workers", type=int, default=2, help="collecting processes")
     p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--threads", type=int, default=1, help="torch threads of the training and evaluation")
     p.add_argument("--seed", type=int, default=0, help="the network's initialisation and data split")
     p.add_argument("--n-envs", type=int, default=200, help="validation episodes")
     p.add_argument("--data-dir", default="runs/one_step_value", help="data chunks (resumed when present)")
@@ -510,9 +325,15 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         help="linear ids: fit the fixed candidates only, not the forward path's sets, whose scores are maxima of "
         "the same noisy criterion that grew them (biased upwards)",
     )
+    p.add_argument(
+        "--save",
+        metavar="PATH",
+        help="also write the trained network's weights to PATH (.pt) and a JSON sidecar beside it (.json: its "
+        "options, the command, the data, the last epoch of the curve, the sha256 of PATH)",
+    )
     add_seed_block_args(p, DEFAULT_OFFSET, "one_step_value_sergio")
     args = p.parse_args(argv)
-    th.set_num_threads(1)
+    th.set_num_threads(args.threads)
     command = command_line("benchmarks.one_step_value", argv)
     try:
         data = collect(args.env, Path(args.data_dir) / args.env, args.train_episodes, args.n_random, args.workers)
@@ -524,6 +345,14 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         net, curve = train(data, args.epochs, args.seed, history=args.read_history)
     except ValueError as err:
         p.error(str(err))
+    if args.save:
+        linear = domain_of(args.env) == "linear"
+        sidecar = save_value_net(net, args.save, dict(
+            env_id=args.env, command=command, n_random=args.n_random, value=1.0 if linear else None, forward=False,
+            train_episodes=args.train_episodes,
+            states=len(data["scores"]), candidates=int(data["sets"].shape[1]), path_labels=not args.no_path_labels,
+            seed=args.seed, epochs=args.epochs, curve=curve.iloc[-1].to_dict()))  # fmt: skip
+        print(f"saved {args.save} and {sidecar}", flush=True)
     write_results(
         f"{args.out}_training",
         curve,

@@ -10,7 +10,8 @@ shipped policy), so each candidate's difference to the incumbent comes with its 
     python -m benchmarks.select_policy --env SergioKnockout-v0 shipped \\
         pooled-20k=runs/sergio_pool/RUN/checkpoints/model_20000_steps.zip --baselines RoundRobin
 
-Candidates are ``shipped`` (the shipped policy of the id's prior) or ``LABEL=PATH`` to a ``model.zip``;
+Candidates are ``shipped`` (the shipped policy of the id's prior) or ``LABEL=PATH`` to a ``model.zip``, or to
+a value network's ``.pt`` (:func:`~caasl_agents.value.load_value_designer`, with the id's own reward model);
 ``--baselines`` adds rows by ``benchmarks.evaluate`` strategy name (no incumbent difference in the other mode).
 Outputs: ``benchmarks/results/<out>.{csv,md}`` (default ``select_policy``).
 """
@@ -27,6 +28,7 @@ from benchmarks.evaluate import make_strategies
 from caasl_agents import REDQ, load_pretrained
 from caasl_agents.evaluation import PolicyStrategy
 from caasl_agents.pretrained import pretrained_info
+from caasl_agents.value import load_value_designer
 from caasl_gym.evaluation import VALIDATION, RandomStrategy, evaluate, final, summarize
 from caasl_gym.evaluation.seeds import check_in_family
 from caasl_gym.registration import training_id
@@ -61,6 +63,10 @@ def selection_table(
         raise ValueError(f"candidate labels must be distinct, got {labels}")
     strategies = []
     for label, path in candidates:
+        if path is not None and path.endswith(".pt"):
+            strategies += [load_value_designer(env_id, deterministic=mode == "deterministic", name=f"{label}/{mode}",
+                                               path=path) for mode in MODES]  # fmt: skip
+            continue
         model = load_pretrained(training_id(env_id)) if path is None else REDQ.load(path, device="cpu")
         strategies += [PolicyStrategy(model, mode == "deterministic", f"{label}/{mode}") for mode in MODES]
     strategies += [*make_strategies(baselines, env_id), RandomStrategy()]
@@ -86,7 +92,9 @@ def selection_table(
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
     p = argparse.ArgumentParser(prog="python -m benchmarks.select_policy", description=__doc__.split("\n")[0])
-    p.add_argument("candidates", nargs="+", help="'shipped' or LABEL=PATH to a model.zip; the first is the incumbent")
+    p.add_argument(
+        "candidates", nargs="+", help="'shipped' or LABEL=PATH to a model.zip or value .pt; the first is the incumbent"
+    )
     p.add_argument("--env", default="SergioKnockout-v0")
     p.add_argument("--n-envs", type=int, default=300)
     add_seed_block_args(p, DEFAULT_OFFSET, "select_policy")

@@ -1,4 +1,5 @@
-"""benchmarks.one_step_value: candidates, the privileged collection and its resume, the value network, the designer."""
+"""benchmarks.one_step_value: the collections and their resume, the training, the gains table, the designers in rollouts
+(the network and the designer themselves: test_agents_value.py)."""
 
 from __future__ import annotations
 
@@ -13,19 +14,6 @@ from caasl_gym.evaluation import VALIDATION, rollout
 TINY = dict(num_nodes=4, n_initial=6, budget=2)
 ENV = "SergioKnockout-v0"
 LINEAR = "CausalLinear-v0"
-
-
-def test_candidates_are_observational_singles_and_random_sets_of_two_or_more():
-    sets = osv.candidate_sets(np.random.default_rng(0), 5, 40, 4)
-    assert sets.shape == (1 + 5 + 40, 5) and sets.dtype == bool
-    assert not sets[0].any()
-    np.testing.assert_array_equal(sets[1:6], np.eye(5, dtype=bool))
-    sizes = sets[6:].sum(1)
-    assert sizes.min() == 2 and sizes.max() == 4  # never the null experiment with max_size = d - 1
-    actions = osv.as_actions(sets, np.random.default_rng(1))
-    assert actions.shape == (46, 5, 2) and actions.dtype == np.float32
-    np.testing.assert_array_equal(actions[..., 0] > 0, sets)
-    assert np.all(np.abs(actions[..., 1]) <= 1)
 
 
 def test_collection_scores_every_candidate_and_resumes(tmp_path, monkeypatch):
@@ -47,26 +35,6 @@ def test_collection_scores_every_candidate_and_resumes(tmp_path, monkeypatch):
         osv.collect(ENV, tmp_path, 3, 3, 1, TINY, chunk=2)
 
 
-def test_value_net_is_equivariant_to_gene_order_and_runs_at_any_d():
-    th.manual_seed(0)
-    net = osv.ValueNet(width=16, layers=1, heads=2).eval()
-    rng = np.random.default_rng(0)
-    probs = th.as_tensor(rng.uniform(size=(3, 5, 5)), dtype=th.float32)
-    counts = th.as_tensor(rng.integers(0, 3, size=(3, 5)), dtype=th.float32)
-    sets = th.as_tensor(osv.candidate_sets(rng, 5, 4, 5))[None].expand(3, -1, -1)
-    perm = th.as_tensor(rng.permutation(5))
-
-    def value_of(p, c, m):
-        return net(osv.gene_statistics(p.numpy(), c.numpy()), p, c, m)
-
-    with th.no_grad():
-        value = value_of(probs, counts, sets)
-        permuted = value_of(probs[:, perm][:, :, perm], counts[:, perm], sets[:, :, perm])
-        assert value_of(probs[:, :3, :3], counts[:, :3], sets[:, :, :3]).shape == (3, 10)
-    assert value.shape == (3, 10)
-    th.testing.assert_close(value, permuted, atol=1e-5, rtol=1e-5)
-
-
 def test_training_writes_a_curve_and_the_designer_plays_valid_designs():
     rng = np.random.default_rng(0)
     sets = np.stack([osv.candidate_sets(rng, 4, 3, 4) for _ in range(40)])
@@ -76,8 +44,8 @@ def test_training_writes_a_curve_and_the_designer_plays_valid_designs():
     assert list(curve.epoch) == [1, 2] and np.isfinite(curve.heldout_mse).all()
     model = osv.reward_model_of(ENV, TINY)
     designers = [
-        osv.OneStepValueDesigner(net, model, 3, None, "all"),
-        osv.OneStepValueDesigner(net, model, 3, 3, "no null"),
+        osv.ValueDesigner(net, model, 3, value=None, name="all"),
+        osv.ValueDesigner(net, model, 3, 3, value=None, name="no null"),
     ]
     for designer in designers:
         run = rollout(ENV, designer, 3, VALIDATION.start, TINY, record_actions=True)
@@ -96,22 +64,6 @@ def test_gains_table_pairs_with_random_and_posterior_parents():
     assert table.loc["x", "gain_vs_random"] == pytest.approx(2.5)
     assert table.loc["x", "vs_posterior_parents"] == pytest.approx(1.5)
     assert table.loc["x", "null_share"] == 1.0 and table.loc["Posterior-parents", "targets_per_design"] == 0
-
-
-def test_forward_path_grows_by_the_best_variable_until_every_variable_is_a_target():
-    weights = np.array([[0.0, 3.0, 1.0, 2.0], [2.0, 0.0, 1.0, 3.0]])  # row b's value: sum of its targets' weights
-
-    def value_of(sets):  # (B, K, d) -> (B, K)
-        return (sets * weights[:, None]).sum(-1)
-
-    start = np.eye(4, dtype=bool)[[0, 1]]
-    path, values = osv.forward_path(value_of, start)
-    assert path.shape == (2, 3, 4) and values.shape == (2, 3)
-    np.testing.assert_array_equal(path[0], [[1, 1, 0, 0], [1, 1, 0, 1], [1, 1, 1, 1]])
-    np.testing.assert_array_equal(path[1], [[0, 1, 0, 1], [1, 1, 0, 1], [1, 1, 1, 1]])
-    np.testing.assert_allclose(values, [[3, 5, 6], [3, 5, 6]])
-    empty, none = osv.forward_path(value_of, np.ones((2, 4), bool))
-    assert empty.shape == (2, 0, 4) and none.shape == (2, 0)
 
 
 def test_greedy_choice_follows_the_path_while_it_improves_and_keeps_a_better_base_candidate():
@@ -144,7 +96,7 @@ def test_linear_designer_plays_value_one_and_can_grow_a_forward_path():
     net = osv.ValueNet(width=16, layers=1, heads=2).eval()
     model = osv.reward_model_of(LINEAR, TINY)
     for forward in (False, True):
-        designer = osv.OneStepValueDesigner(net, model, 3, None, "v", value=1.0, forward=forward)
+        designer = osv.ValueDesigner(net, model, 3, name="v", forward=forward)
         run = rollout(LINEAR, designer, 2, VALIDATION.start, TINY, record_actions=True)
         targets, values = run.actions[..., 0] > 0, run.actions[..., 1]
         assert run.actions.shape == (2, 2, 4, 2) and np.isfinite(run.score).all()
@@ -174,7 +126,7 @@ def test_a_history_reading_value_net_needs_the_histories_and_stays_equivariant(t
     data = osv.collect(LINEAR, tmp_path, 10, 3, 1, TINY, chunk=5)  # 20 states, 2 held out
     assert data["obs"].shape[0] == len(data["scores"]) and data["obs"].shape[2:] == (4, 3)
     trained, curve = osv.train(data, 1, seed=0, batch=2, history=True)
-    designer = osv.OneStepValueDesigner(trained.eval(), osv.reward_model_of(LINEAR, TINY), 3, None, "h", 1.0, True)
+    designer = osv.ValueDesigner(trained, osv.reward_model_of(LINEAR, TINY), 3, forward=True)
     run = rollout(LINEAR, designer, 2, VALIDATION.start, TINY, record_actions=True)
     assert np.isfinite(run.score).all() and np.isfinite(curve.heldout_mse).all()
     data.pop("obs")

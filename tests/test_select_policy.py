@@ -33,3 +33,16 @@ def test_seeds_outside_validation_and_duplicate_labels_are_refused():
         selection_table("SergioKnockout-v0", [("shipped", None)], 2, TEST.start)
     with pytest.raises(ValueError, match="candidate labels must be distinct"):
         selection_table("SergioKnockout-v0", [("shipped", None), ("shipped", None)], 2, VALIDATION.start)
+
+
+def test_a_value_network_file_is_a_candidate_in_both_modes(tmp_path):
+    import torch as th
+
+    from caasl_agents.value import ValueNet, save_value_net
+
+    th.manual_seed(0)
+    save_value_net(ValueNet(width=8, layers=1, heads=1), tmp_path / "v.pt", dict(n_random=2, value=1.0))
+    table = selection_table("CausalLinear-v0", [("shipped", None), ("value", str(tmp_path / "v.pt"))], 2,
+                            VALIDATION.start + DEFAULT_OFFSET)  # fmt: skip
+    assert table.candidate.tolist() == ["shipped", "shipped", "value", "value"]
+    assert np.isfinite(table.diff_vs_incumbent.iloc[2:]).all() and np.isfinite(table.gain_vs_random).all()

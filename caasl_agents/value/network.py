@@ -1,0 +1,105 @@
+"""The learned one-step value of a candidate design: inputs per variable and the network that scores them.
+
+A design is a target set (``(d,)`` bool; on the linear domain every target takes the value +1). For a history,
+:class:`ValueNet` predicts how much each of ``C`` candidate sets would raise the designer's criterion, relative to
+the other candidates of the same history. It reads the reward model's edge posterior of the history, summarised
+per variable (:func:`gene_statistics`, :func:`candidate_inputs`), and optionally the raw history itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch as th
+from torch import nn
+
+from caasl_agents.common.posterior_features import relative_to_max, variable_statistics
+from caasl_agents.common.torch_layers import AlternatingAttentionEncoder
+
+N_INPUTS = 14
+"""Features per variable and candidate of :func:`candidate_inputs`."""
+
+
+def gene_statistics(probs: np.ndarray, counts: np.ndarray) -> th.Tensor:
+    """Per-variable inputs ``(S, d, 9)`` float32 of ``probs`` ``(S, d, d)`` and ``counts`` ``(S, d)``: the policies'
+    posterior statistics (:func:`~caasl_agents.common.posterior_features.variable_statistics`) and the
+    uncertainty of the variable's children per targeting row, relative to the state's largest."""
+    probs, counts = np.asarray(probs, dtype=np.float64), np.asarray(counts, dtype=np.float64)
+    children = relative_to_max((probs * (1.0 - probs)).sum(axis=2) / (1.0 + counts))
+    stats = np.concatenate([variable_statistics(probs, counts), children[..., None]], axis=-1)
+    return th.as_tensor(stats, dtype=th.float32)
+
+
+def candidate_inputs(gene: th.Tensor, probs: th.Tensor, counts: th.Tensor, sets: th.Tensor) -> th.Tensor:
+    """Features ``(S, C, d, N_INPUTS)`` per state, candidate and variable: the state's :func:`gene_statistics`
+    ``gene`` ``(S, d, 9)``, then from ``probs`` ``(S, d, d)``, ``counts`` ``(S, d)`` and ``sets`` ``(S, C, d)`` the
+    variable's target indicator, its expected targeted parents and children, the candidate's share of targeted
+    variables and the history's targeted rows / 10."""
+    s, c, d = sets.shape
+    m = sets.float()
+    per_candidate = [
+        m,
+        th.einsum("sij,sci->scj", probs, m),  # expected targeted parents
+        th.einsum("sjk,sck->scj", probs, m),  # expected targeted children
+        m.mean(-1, keepdim=True).expand(s, c, d),
+        (counts.sum(1) / 10.0)[:, None, None].expand(s, c, d),
+    ]
+    return th.cat([gene[:, None].expand(s, c, d, gene.shape[-1]), th.stack(per_candidate, -1)], -1)
+
+
+class ValueNet(nn.Module):
+    """Predicted one-step value ``(S, C)`` of candidate target sets: attention across the variables of each
+    candidate (any ``d``, equivariant to variable order), then the mean over all variables and over the targeted
+    ones. With ``history``, every variable's entry also adds its embedding of the raw history by the policies'
+    encoder (:class:`~caasl_agents.common.torch_layers.AlternatingAttentionEncoder`: attention over samples and
+    variables), so the value can read what the edge posterior does not summarise (effect sizes, noise)."""
+
+    def __init__(self, width: int = 64, layers: int = 2, heads: int = 4, history: bool = False) -> None:
+        super().__init__()
+        self.width, self.layers, self.heads = width, layers, heads
+        self.embed = nn.Sequential(nn.Linear(N_INPUTS, width), nn.ReLU(), nn.Linear(width, width))
+        layer = nn.TransformerEncoderLayer(width, heads, 2 * width, dropout=0.0, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.head = nn.Sequential(nn.Linear(2 * width, width), nn.ReLU(), nn.Linear(width, 1))
+        self.history: nn.ModuleDict | None = None
+        if history:
+            encoder = AlternatingAttentionEncoder(embed_dim=32, n_layers=2, n_heads=4)
+            self.history = nn.ModuleDict({"encoder": encoder, "proj": nn.Linear(32, width)})
+
+    @property
+    def options(self) -> dict[str, int | bool]:
+        """The constructor's arguments: ``ValueNet(**net.options)`` builds a net of the same architecture."""
+        return dict(width=self.width, layers=self.layers, heads=self.heads, history=self.history is not None)
+
+    def history_context(self, obs: th.Tensor) -> th.Tensor:
+        """What a net with ``history`` adds to every candidate's variable entries: ``(S, 1, d, w)`` of the
+        histories ``obs`` ``(S, N, d, 3)``. It does not depend on the candidates, so a designer computes it once
+        per step."""
+        if self.history is None:
+            raise ValueError("this ValueNet does not read the history (built with history=False)")
+        return self.history["proj"](self.history["encoder"](obs)[0])[:, None]
+
+    def forward(
+        self,
+        gene: th.Tensor,
+        probs: th.Tensor,
+        counts: th.Tensor,
+        sets: th.Tensor,
+        obs: th.Tensor | None = None,
+        context: th.Tensor | None = None,
+    ) -> th.Tensor:
+        """Values ``(S, C)`` from :func:`candidate_inputs` (``gene``: the states' :func:`gene_statistics`) and, for
+        a net with ``history``, the histories ``obs`` ``(S, N, d, 3)`` or their :meth:`history_context`.
+
+        Raises:
+            ValueError: a net with ``history`` called without ``obs`` or ``context``.
+        """
+        x = self.embed(candidate_inputs(gene, probs, counts, sets))  # (S, C, d, w)
+        if self.history is not None:
+            if context is None and obs is None:
+                raise ValueError("this ValueNet reads the history: pass obs (S, N, d, 3)")
+            x = x + (self.history_context(obs) if context is None else context)  # (S, 1, d, w) broadcast
+        s, c, d, w = x.shape
+        h = self.encoder(x.reshape(s * c, d, w))  # (S C, d, w)
+        m = sets.reshape(s * c, d, 1).float()
+        targeted = (h * m).sum(1) / m.sum(1).clamp_min(1)
+        return self.head(th.cat([h.mean(1), targeted], -1)).reshape(s, c)

@@ -1,0 +1,183 @@
+"""caasl_agents.value: the candidates, the value network, the designer in both modes, its files and the shipped one."""
+
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch as th
+
+import caasl_gym
+from caasl_agents.value import (
+    ValueDesigner,
+    ValueNet,
+    available_value_designers,
+    history_generator,
+    load_value_designer,
+    load_value_net,
+    save_value_net,
+)
+from caasl_agents.value.designer import as_actions, candidate_sets, forward_path
+from caasl_agents.value.network import gene_statistics
+from caasl_agents.value.shipped import shipped_value_path
+from caasl_gym.envs.scoring import resolve_reward_model
+from caasl_gym.registration import config_for, domain_of, training_id
+
+TINY = dict(num_nodes=4, n_initial=6, budget=2)
+LINEAR = "CausalLinear-v0"
+
+
+def tiny_designer(**kwargs) -> ValueDesigner:
+    th.manual_seed(0)
+    net = ValueNet(width=16, layers=1, heads=2, history=True)
+    config = config_for(LINEAR, **TINY)
+    return ValueDesigner(net, resolve_reward_model(config.reward_model, config=config), 3, **kwargs)
+
+
+def history(seed: int = 0) -> np.ndarray:
+    env = gym.make(LINEAR, **TINY)
+    obs, _ = env.reset(seed=seed)
+    return obs
+
+
+def test_candidates_are_observational_singles_and_random_sets_of_two_or_more():
+    sets = candidate_sets(np.random.default_rng(0), 5, 40, 4)
+    assert sets.shape == (1 + 5 + 40, 5) and sets.dtype == bool
+    assert not sets[0].any()
+    np.testing.assert_array_equal(sets[1:6], np.eye(5, dtype=bool))
+    sizes = sets[6:].sum(1)
+    assert sizes.min() == 2 and sizes.max() == 4  # never the null experiment with max_size = d - 1
+    actions = as_actions(sets, np.random.default_rng(1))
+    assert actions.shape == (46, 5, 2) and actions.dtype == np.float32
+    np.testing.assert_array_equal(actions[..., 0] > 0, sets)
+    assert np.all(np.abs(actions[..., 1]) <= 1)
+
+
+def test_value_net_is_equivariant_to_gene_order_and_runs_at_any_d():
+    th.manual_seed(0)
+    net = ValueNet(width=16, layers=1, heads=2).eval()
+    rng = np.random.default_rng(0)
+    probs = th.as_tensor(rng.uniform(size=(3, 5, 5)), dtype=th.float32)
+    counts = th.as_tensor(rng.integers(0, 3, size=(3, 5)), dtype=th.float32)
+    sets = th.as_tensor(candidate_sets(rng, 5, 4, 5))[None].expand(3, -1, -1)
+    perm = th.as_tensor(rng.permutation(5))
+
+    def value_of(p, c, m):
+        return net(gene_statistics(p.numpy(), c.numpy()), p, c, m)
+
+    with th.no_grad():
+        value = value_of(probs, counts, sets)
+        permuted = value_of(probs[:, perm][:, :, perm], counts[:, perm], sets[:, :, perm])
+        assert value_of(probs[:, :3, :3], counts[:, :3], sets[:, :, :3]).shape == (3, 10)
+    assert value.shape == (3, 10)
+    th.testing.assert_close(value, permuted, atol=1e-5, rtol=1e-5)
+
+
+def test_forward_path_grows_by_the_best_variable_until_every_variable_is_a_target():
+    weights = np.array([[0.0, 3.0, 1.0, 2.0], [2.0, 0.0, 1.0, 3.0]])  # row b's value: sum of its targets' weights
+
+    def value_of(sets):  # (B, K, d) -> (B, K)
+        return (sets * weights[:, None]).sum(-1)
+
+    start = np.eye(4, dtype=bool)[[0, 1]]
+    path, values = forward_path(value_of, start)
+    assert path.shape == (2, 3, 4) and values.shape == (2, 3)
+    np.testing.assert_array_equal(path[0], [[1, 1, 0, 0], [1, 1, 0, 1], [1, 1, 1, 1]])
+    np.testing.assert_array_equal(path[1], [[0, 1, 0, 1], [1, 1, 0, 1], [1, 1, 1, 1]])
+    np.testing.assert_allclose(values, [[3, 5, 6], [3, 5, 6]])
+    empty, none = forward_path(value_of, np.ones((2, 4), bool))
+    assert empty.shape == (2, 0, 4) and none.shape == (2, 0)
+
+
+def test_deterministic_designs_are_a_function_of_the_history_and_sampled_ones_vary():
+    designer = tiny_designer()
+    obs = history()
+    first, state = designer.predict(obs, deterministic=True)
+    assert state is None and first.shape == (4, 2) and first.dtype == np.float32
+    np.testing.assert_array_equal(tiny_designer(seed=5).predict(obs, deterministic=True)[0], first)
+    np.testing.assert_array_equal(history_generator(obs).random(3), history_generator(obs.copy()).random(3))
+    assert not np.array_equal(history_generator(obs).random(3), history_generator(history(1)).random(3))
+    batch, _ = designer.predict(np.stack([obs, history(1)]), deterministic=True)
+    np.testing.assert_array_equal(batch[0], first)  # batching does not change a history's design
+    strategy = tiny_designer(deterministic=True)
+    np.testing.assert_array_equal(strategy.act(obs[None], [np.random.default_rng(9)])[0], first)
+    sampled = [tiny_designer(seed=s).predict(obs)[0] for s in range(4)]
+    np.testing.assert_array_equal(tiny_designer(seed=3).predict(obs)[0], sampled[3])  # seeded: reproducible
+    for actions in (first, *sampled):
+        assert set(np.unique(actions[:, 0])) <= {-1.0, 1.0} and (actions[:, 1] == 1.0).all()
+
+
+class TableNet(ValueNet):
+    """A fixed random value per target set of 4 variables: the best candidate depends on which sets are drawn."""
+
+    def __init__(self) -> None:
+        super().__init__(width=4, layers=1, heads=1)
+        self.table = th.as_tensor(np.random.default_rng(0).normal(size=16), dtype=th.float32)
+
+    def forward(self, gene, probs, counts, sets, obs=None, context=None):
+        return self.table[(sets.long() * 2 ** th.arange(4)).sum(-1)]
+
+
+def test_sampled_designs_draw_their_candidates_from_the_generator():
+    designer = tiny_designer()
+    designer.net = TableNet()
+    obs = history()
+    designs = {designer.predict(obs)[0].tobytes() for _ in range(12)}
+    assert len(designs) > 1
+    assert len({designer.predict(obs, deterministic=True)[0].tobytes() for _ in range(3)}) == 1
+
+
+def test_predict_names_bad_observations():
+    designer = tiny_designer()
+    with pytest.raises(ValueError, match=r"shape \(N, d, 3\) or \(B, N, d, 3\), got \(6, 4\)"):
+        designer.predict(np.zeros((6, 4)))
+    bad = history()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        designer.predict(bad)
+    with pytest.raises(ValueError, match="n_random must be >= 0"):
+        ValueDesigner(designer.net, designer.model, -1)
+    with pytest.raises(ValueError, match="max_size must be >= 2"):
+        ValueDesigner(designer.net, designer.model, 3, max_size=1)
+
+
+def test_a_saved_net_loads_bit_for_bit_and_a_damaged_file_is_named(tmp_path):
+    designer = tiny_designer()
+    path = tmp_path / "v.pt"
+    sidecar = save_value_net(
+        designer.net, path, dict(command="python -m x", n_random=3, curve={"mse": np.float32(0.5)})
+    )
+    net, info = load_value_net(path)
+    assert info["net"] == designer.net.options and info["curve"] == {"mse": 0.5} and info["n_random"] == 3
+    for a, b in zip(net.state_dict().values(), designer.net.state_dict().values()):
+        th.testing.assert_close(a, b, rtol=0, atol=0)
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(ValueError, match=r"does not match its sidecar .*regenerate it with python -m x"):
+        load_value_net(path)
+    sidecar.write_text("{not json")
+    with pytest.raises(ValueError, match="is not a value network's sidecar"):
+        load_value_net(path)
+    sidecar.unlink()
+    with pytest.raises(ValueError, match=r"v.json is missing"):
+        load_value_net(path)
+    with pytest.raises(ValueError, match=r"no value designer shipped for 'CausalLinear-v0'.*ids with one: none"):
+        load_value_designer(LINEAR, directory=tmp_path)
+
+
+SHIPPED = available_value_designers()
+LINEAR_IDS = [i for i in caasl_gym.ALL_IDS if domain_of(i) == "linear" and training_id(i) in SHIPPED]
+
+
+@pytest.mark.parametrize("env_id", LINEAR_IDS)
+def test_the_shipped_designer_plays_valid_designs_on_every_id_of_its_prior(env_id):
+    env = gym.make(env_id)
+    obs, _ = env.reset(seed=0)
+    for deterministic in (False, True):
+        designer = load_value_designer(env_id, deterministic=deterministic, seed=0)
+        action, _ = designer.predict(obs, deterministic=deterministic)
+        assert action.shape == env.action_space.shape and env.action_space.contains(action)
+        assert designer.name == ("CAASL-value-deterministic" if deterministic else "CAASL-value")
+    info = json.loads(shipped_value_path(env_id).with_suffix(".json").read_text())
+    assert {"command", "sha256", "net", "n_random", "validation"} <= set(info)
