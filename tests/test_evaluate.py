@@ -45,6 +45,13 @@ def test_caasl_strategy_from_a_saved_policy_is_paired_and_reproducible(tmp_path,
     assert kinds[0].deterministic and kinds[1].name == "Greedy" and kinds[1].posterior.prior.edges_per_node == 3.0
     with pytest.raises(ValueError, match="CAASL needs an environment id"):
         make_strategies(["CAASL"])
+    with pytest.raises(ValueError, match="CAASL-value needs an environment id"):
+        make_strategies(["CAASL-value"])
+    value = make_strategies(["CAASL-value", "CAASL-value-deterministic"], "CausalLinear-OOD-D20-v0")
+    assert [(s.name, s.deterministic) for s in value] == [("CAASL-value", False), ("CAASL-value-deterministic", True)]
+    assert make_strategies(["CAASL-value"], "CausalLinear-v0", deterministic=True)[0].deterministic
+    with pytest.raises(ValueError, match="no value designer shipped for 'SergioKnockout-v0'"):
+        make_strategies(["CAASL-value"], "SergioKnockout-v0")
 
 
 def test_score_exact_rescores_the_same_designs_and_skips_large_d(tmp_path, monkeypatch, capsys):
