@@ -61,6 +61,10 @@ def test_policy_designs_benchmark_counts_targets_per_step():
     np.testing.assert_allclose(df.targets_per_step, df.fraction_targeted * 10)
     assert df.mean_abs_value.isna().all()  # knockouts have no value
     assert (df.fraction_full == 0).all()  # the shipped policy never designs the null experiment
+    value = designs("CausalLinear-v0", n_envs=2, mode="deterministic", designer="value")
+    assert (value.designer == "value").all() and (value.mean_abs_value.dropna() == 1.0).all()
+    with pytest.raises(ValueError, match="unknown designer 'greedy'; valid choices: policy, value"):
+        designs("CausalLinear-v0", n_envs=2, designer="greedy")
 
 
 @pytest.mark.parametrize("env_id", SHIPPED)
