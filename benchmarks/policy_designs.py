@@ -97,9 +97,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     if args.out is not None:
         (RESULTS_DIR / args.out).mkdir(parents=True, exist_ok=True)
         name = f"{args.out}/policy_designs"
+    rule = "random candidates drawn from the history's bytes" if args.designer == "value" else "`deterministic_design`"
     described = " and ".join(
-        {"sampled": "sampled", "deterministic": "deterministic (the policy's `deterministic_design`)"}[m]
-        for m in args.modes
+        {"sampled": "sampled", "deterministic": f"deterministic (the {rule})"}[m] for m in args.modes
     )
     who = "value designer" if args.designer == "value" else "policy"
     write_results(
