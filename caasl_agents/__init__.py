@@ -11,13 +11,18 @@ Train from the command line (``python -m caasl_agents.train --help``) or in Pyth
     model.learn(200_000)
     action = predict_any_d(model, observation)  # a history (N, d, 3) of any d -> design (d, 2)
 
-or load a shipped policy with :func:`load_pretrained`.
+or load a shipped policy with :func:`load_pretrained`. :mod:`caasl_agents.value` holds another kind of designer:
+a network that scores whole candidate experiments from the history, shipped for ``CausalLinear-v0``::
+
+    designer = load_value_designer("CausalLinear-v0")   # any linear id: its own reward model, the same network
+    action, _ = designer.predict(observation, deterministic=True)
 """
 
 from caasl_agents.common.torch_layers import AlternatingAttentionEncoder, TransformerExtractor
 from caasl_agents.common.vec_env import VectorEnvAdapter, make_vec_env
 from caasl_agents.pretrained import available_pretrained, load_pretrained
 from caasl_agents.redq import REDQ, MlpPolicy, REDQPolicy, TransformerPolicy, predict_any_d
+from caasl_agents.value import ValueDesigner, available_value_designers, load_value_designer
 
 __version__ = "0.1.0"
 
@@ -28,10 +33,13 @@ __all__ = [
     "REDQPolicy",
     "TransformerExtractor",
     "TransformerPolicy",
+    "ValueDesigner",
     "VectorEnvAdapter",
     "__version__",
     "available_pretrained",
+    "available_value_designers",
     "load_pretrained",
+    "load_value_designer",
     "make_vec_env",
     "predict_any_d",
 ]
