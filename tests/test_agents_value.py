@@ -153,6 +153,9 @@ def test_a_saved_net_loads_bit_for_bit_and_a_damaged_file_is_named(tmp_path):
     assert info["net"] == designer.net.options and info["curve"] == {"mse": 0.5} and info["n_random"] == 3
     for a, b in zip(net.state_dict().values(), designer.net.state_dict().values()):
         th.testing.assert_close(a, b, rtol=0, atol=0)
+    sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "n_random": None}))
+    with pytest.raises(ValueError, match="has no designer options: expected an integer n_random"):
+        load_value_designer(LINEAR, path=path)
     path.write_bytes(path.read_bytes()[:-10])
     with pytest.raises(ValueError, match=r"does not match its sidecar .*regenerate it with python -m x"):
         load_value_net(path)

@@ -106,6 +106,8 @@ def load_value_designer(
         shipped = ", ".join(available_value_designers(directory)) or "none"
         raise ValueError(f"no value designer shipped for {env_id!r} ({path.name}); ids with one: {shipped}")
     net, info = load_value_net(path)
+    if not isinstance(info.get("n_random"), int):
+        raise ValueError(f"{path.with_suffix('.json')} has no designer options: expected an integer n_random")
     config = config_for(env_id, **(env_kwargs or {}))
     model = resolve_reward_model(config.reward_model, config=config)
     label = name or ("CAASL-value-deterministic" if deterministic else "CAASL-value")
