@@ -1,7 +1,8 @@
 """The README's main job (``make demo``): compare design strategies on held-out environments.
 
-Loads the shipped design policies where they exist (``caasl_agents.load_pretrained``), then evaluates
-CAASL (sampled designs, as in the official evaluation, and the policy's deterministic designs) against Random
+Loads the shipped design policies where they exist (``caasl_agents.load_pretrained``, and the value designers
+of ``caasl_agents.value.load_value_designer``), then evaluates CAASL (sampled designs, as in the official
+evaluation, and the policy's deterministic designs) and ``CAASL-value`` in both modes against Random
 and Observational designs on held-out ``CausalLinear-v0`` and ``SergioKnockout-v0`` environments, prints the
 final-step table and writes ``<out>/{summary.md, summary.csv, episodes.csv, scores.png}``: by default
 ``runs/demo/`` (git-ignored), so a demo never rewrites the committed reference ``benchmarks/results/demo/``,
@@ -32,6 +33,7 @@ REFERENCE = RESULTS_DIR / "demo"
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
     from caasl_agents import available_pretrained
+    from caasl_agents.value import available_value_designers
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-envs", type=int, default=100, help="held-out environments per id")
@@ -48,6 +50,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     frames = []
     for env_id in DEMO_IDS:
         shipped = ["CAASL", "CAASL-deterministic"] if env_id in available_pretrained() else []
+        if env_id in available_value_designers():
+            shipped += ["CAASL-value", "CAASL-value-deterministic"]
         names = [*shipped, "Random", "Observational"]
         frames.append(run([env_id], names, args.n_envs))
     episodes = pd.concat(frames, ignore_index=True)
