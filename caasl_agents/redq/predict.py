@@ -19,6 +19,8 @@ import torch as th
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.policies import BasePolicy
 
+from caasl_agents.common.histories import history_batch
+
 
 def predict_any_d(
     model: BaseAlgorithm | BasePolicy,
@@ -44,12 +46,7 @@ def predict_any_d(
         action space's last axis)
     """
     policy = model.policy if isinstance(model, BaseAlgorithm) else model
-    obs = np.asarray(observation, dtype=np.float32)
-    single = obs.ndim == 3
-    if single:
-        obs = obs[None]
-    if obs.ndim != 4 or obs.shape[-1] != 3:
-        raise ValueError(f"expected an observation of shape (N, d, 3) or (B, N, d, 3), got {obs.shape}")
+    obs, single = history_batch(observation)
     assert policy.action_space.shape is not None
     width = policy.action_space.shape[-1]
     policy.set_training_mode(False)

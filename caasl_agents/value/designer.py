@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch as th
 
+from caasl_agents.common.histories import history_batch
 from caasl_agents.value.network import ValueNet, gene_statistics
 from caasl_gym.baselines.posterior_targets import history_posterior
 
@@ -153,12 +154,7 @@ class ValueDesigner:
         Raises:
             ValueError: an observation of another shape, or with NaN or infinite entries.
         """
-        obs = np.asarray(observation, dtype=np.float32)
-        single = obs.ndim == 3
-        if single:
-            obs = obs[None]
-        if obs.ndim != 4 or obs.shape[-1] != 3:
-            raise ValueError(f"expected an observation of shape (N, d, 3) or (B, N, d, 3), got {obs.shape}")
+        obs, single = history_batch(observation)
         if not np.isfinite(obs).all():
             raise ValueError("the observation holds NaN or infinite entries")
         rngs = [history_generator(o) for o in obs] if deterministic else [self.rng] * len(obs)
