@@ -58,9 +58,9 @@ from caasl_agents.evaluation import PolicyStrategy
 from caasl_agents.value import ValueDesigner, ValueNet, save_value_net
 from caasl_agents.value.designer import as_actions, candidate_sets, forward_path, history_posterior64
 from caasl_agents.value.network import gene_statistics
+from caasl_agents.value.shipped import reward_model_of
 from caasl_gym.baselines.greedy import GreedyExactDesigner
 from caasl_gym.baselines.posterior_targets import PosteriorTargets
-from caasl_gym.envs.scoring import resolve_reward_model
 from caasl_gym.evaluation import VALIDATION, RandomStrategy, RoundRobinStrategy, final, summarize
 from caasl_gym.evaluation.probe import PrivilegedProbe
 from caasl_gym.evaluation.rollout import rollout
@@ -71,12 +71,6 @@ ENV_ID = "SergioKnockout-v0"
 CHUNK = 50
 """Episodes per data chunk (one file each, so an interrupted collection resumes)."""
 DEFAULT_OFFSET = 2_100_000
-
-
-def reward_model_of(env_id: str, env_kwargs: dict | None = None) -> Any:
-    """The reward model ``env_id`` (with ``env_kwargs``) scores with: the designers' posterior."""
-    config = config_for(env_id, **(env_kwargs or {}))
-    return resolve_reward_model(config.reward_model, config=config)
 
 
 class Collector(PrivilegedProbe):

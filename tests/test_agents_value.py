@@ -21,9 +21,8 @@ from caasl_agents.value import (
 )
 from caasl_agents.value.designer import as_actions, candidate_sets, forward_path
 from caasl_agents.value.network import gene_statistics
-from caasl_agents.value.shipped import shipped_value_path
-from caasl_gym.envs.scoring import resolve_reward_model
-from caasl_gym.registration import config_for, domain_of, training_id
+from caasl_agents.value.shipped import reward_model_of, shipped_value_path
+from caasl_gym.registration import domain_of, training_id
 
 TINY = dict(num_nodes=4, n_initial=6, budget=2)
 LINEAR = "CausalLinear-v0"
@@ -32,8 +31,7 @@ LINEAR = "CausalLinear-v0"
 def tiny_designer(**kwargs) -> ValueDesigner:
     th.manual_seed(0)
     net = ValueNet(width=16, layers=1, heads=2, history=True)
-    config = config_for(LINEAR, **TINY)
-    return ValueDesigner(net, resolve_reward_model(config.reward_model, config=config), 3, **kwargs)
+    return ValueDesigner(net, reward_model_of(LINEAR, TINY), 3, **kwargs)
 
 
 def history(seed: int = 0) -> np.ndarray:

@@ -70,6 +70,12 @@ def load_value_net(path: str | os.PathLike) -> tuple[ValueNet, dict[str, Any]]:
     return net.eval(), info
 
 
+def reward_model_of(env_id: str, env_kwargs: dict[str, Any] | None = None) -> Any:
+    """The reward model ``gym.make(env_id, **env_kwargs)`` scores with: the posterior a value designer reads."""
+    config = config_for(env_id, **(env_kwargs or {}))
+    return resolve_reward_model(config.reward_model, config=config)
+
+
 def shipped_value_path(env_id: str, directory: str | os.PathLike | None = None) -> Path:
     """Where the designer shipped for ``env_id``'s training prior lies (it may not exist)."""
     base = training_id(env_id) if env_id in caasl_gym.ALL_IDS else env_id
@@ -108,8 +114,7 @@ def load_value_designer(
     net, info = load_value_net(path)
     if not isinstance(info.get("n_random"), int):
         raise ValueError(f"{path.with_suffix('.json')} has no designer options: expected an integer n_random")
-    config = config_for(env_id, **(env_kwargs or {}))
-    model = resolve_reward_model(config.reward_model, config=config)
+    model = reward_model_of(env_id, env_kwargs)
     label = name or ("CAASL-value-deterministic" if deterministic else "CAASL-value")
     return ValueDesigner(net, model, n_random=info["n_random"], value=info.get("value", 1.0),
                          forward=info.get("forward", False), deterministic=deterministic, name=label,
