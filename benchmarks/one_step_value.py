@@ -15,7 +15,8 @@ that scores whole candidate designs from the history's posterior finds that gain
    over 32 posterior samples) scores each candidate and the sets it grows from its best single target
    (:func:`forward_path`; ``d - 1`` more candidates), and the teacher is that designer; targets take the value
    +1, as its do. Kept per state: the reward model's edge probabilities ``(d, d)`` of the history, how often
-   each variable was targeted ``(d,)``, the candidates' target sets ``(C, d)`` and scores ``(C,)``.
+   each variable was targeted ``(d,)``, the candidates' target sets ``(C, d)`` and scores ``(C,)``, and the
+   history itself ``(N, d, 3)``.
 2. **train**: :class:`~caasl_agents.value.ValueNet` regresses each candidate's score minus the mean over its
    state's candidates (MSE), on 90% of the states; the curve on the other 10% is written with the results.
    ``--no-path-labels`` fits the fixed candidates only (:func:`fixed_candidates`): the forward path's scores are
@@ -90,7 +91,7 @@ class Collector(PrivilegedProbe):
         scores = self.candidate_scores(obs, cands, seeds)  # (B, C)
         probs, counts = history_posterior64(self.model, obs)
         self.records.append(dict(probs=probs.astype(np.float32), counts=counts.astype(np.float32), sets=sets,
-                                 scores=scores.astype(np.float32)))  # fmt: skip
+                                 scores=scores.astype(np.float32), obs=obs.astype(np.float32)))  # fmt: skip
         explore = np.array([rng.random() < 0.5 for rng in rngs])
         picked = np.array([rng.integers(sets.shape[1]) for rng in rngs])
         teacher = self.teacher.design(self.teacher.scores_from(probs, counts), rngs)
@@ -179,8 +180,8 @@ def collect(
     chunk: int = CHUNK,
 ) -> dict[str, np.ndarray]:
     """Every ``chunk`` of the first ``n_episodes`` training episodes (missing ones collected in ``workers``
-    processes), concatenated: ``probs (S, d, d)``, ``counts (S, d)``, ``sets (S, C, d)``, ``scores (S, C)``, and on
-    linear ids the histories ``obs (S, N, d, 3)``.
+    processes), concatenated: ``probs (S, d, d)``, ``counts (S, d)``, ``sets (S, C, d)``, ``scores (S, C)`` and the
+    histories ``obs (S, N, d, 3)`` (absent from SERGIO chunks collected before they were kept).
     Chunk files are named by their first seed and ``n_random`` only: one ``data_dir`` per id and kwargs.
 
     Raises:
@@ -222,7 +223,10 @@ def train(
         ValueError: ``history`` with data that holds no histories.
     """
     if history and "obs" not in data:
-        raise ValueError("--read-history needs data collected with the histories (a linear id's TeacherCollector)")
+        raise ValueError(
+            "--read-history needs data collected with the histories: chunks of an older collection "
+            "lack them; collect into a fresh --data-dir"
+        )
     th.manual_seed(seed)
     rng = np.random.default_rng(seed)
     gene = gene_statistics(data["probs"], data["counts"])  # (S, d, 9), once for every epoch
@@ -281,11 +285,10 @@ def gains_table(episodes: pd.DataFrame, actions: dict[str, np.ndarray], referenc
 def strategies_for(env_id: str, net: ValueNet, n_random: int) -> tuple[list[Any], str]:
     """The designers to compare on ``env_id`` and the one to pair them with (module docstring, step 3)."""
     model, config = reward_model_of(env_id), config_for(env_id)
-    d = config.num_nodes
     if domain_of(env_id) != "linear":
         return [
             ValueDesigner(net, model, n_random, value=None, name="one-step value"),
-            ValueDesigner(net, model, n_random, d - 1, value=None, name="one-step value, no null experiment"),
+            ValueDesigner(net, model, n_random, full_sets=False, value=None, name="one-step value, no null experiment"),
             PosteriorTargets(model),
             RoundRobinStrategy(),
             RandomStrategy(),
@@ -312,7 +315,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument("--seed", type=int, default=0, help="the network's initialisation and data split")
     p.add_argument("--n-envs", type=int, default=200, help="validation episodes")
     p.add_argument("--data-dir", default="runs/one_step_value", help="data chunks (resumed when present)")
-    p.add_argument("--read-history", action="store_true", help="the network also reads the raw history (linear ids)")
+    p.add_argument("--read-history", action="store_true", help="the network also reads the raw history")
     p.add_argument(
         "--no-path-labels",
         action="store_true",
@@ -343,7 +346,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         linear = domain_of(args.env) == "linear"
         sidecar = save_value_net(net, args.save, dict(
             env_id=args.env, command=command, n_random=args.n_random, value=1.0 if linear else None, forward=False,
-            train_episodes=args.train_episodes,
+            full_sets=linear, train_episodes=args.train_episodes,
             states=len(data["scores"]), candidates=int(data["sets"].shape[1]), path_labels=not args.no_path_labels,
             seed=args.seed, epochs=args.epochs, curve=curve.iloc[-1].to_dict()))  # fmt: skip
         print(f"saved {args.save} and {sidecar}", flush=True)

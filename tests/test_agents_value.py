@@ -127,6 +127,26 @@ def test_sampled_designs_draw_their_candidates_from_the_generator():
     assert len({designer.predict(obs, deterministic=True)[0].tobytes() for _ in range(3)}) == 1
 
 
+class SizeNet(ValueNet):
+    """Values a target set by its size: the larger, the better."""
+
+    def __init__(self) -> None:
+        super().__init__(width=4, layers=1, heads=1)
+
+    def forward(self, gene, probs, counts, sets, obs=None, context=None):
+        return sets.float().sum(-1)
+
+
+@pytest.mark.parametrize("full_sets", [True, False])
+def test_without_full_sets_no_design_targets_every_variable(full_sets):
+    designer = tiny_designer(full_sets=full_sets, forward=True, seed=0)
+    designer.net = SizeNet()
+    obs = np.stack([history(s) for s in range(6)])
+    targets = designer.predict(obs)[0][..., 0] > 0  # (6, 4)
+    sizes = targets.sum(-1)
+    assert (sizes == (4 if full_sets else 3)).all()
+
+
 def test_predict_names_bad_observations():
     designer = tiny_designer()
     with pytest.raises(ValueError, match=r"shape \(N, d, 3\) or \(B, N, d, 3\), got \(6, 4\)"):
@@ -151,6 +171,9 @@ def test_a_saved_net_loads_bit_for_bit_and_a_damaged_file_is_named(tmp_path):
     assert info["net"] == designer.net.options and info["curve"] == {"mse": 0.5} and info["n_random"] == 3
     for a, b in zip(net.state_dict().values(), designer.net.state_dict().values()):
         th.testing.assert_close(a, b, rtol=0, atol=0)
+    assert load_value_designer(LINEAR, path=path).full_sets  # a sidecar without the key: every size
+    sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "full_sets": False}))
+    assert not load_value_designer(LINEAR, path=path).full_sets
     sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "n_random": None}))
     with pytest.raises(ValueError, match="has no designer options: expected an integer n_random"):
         load_value_designer(LINEAR, path=path)
@@ -182,3 +205,4 @@ def test_the_shipped_designer_plays_valid_designs_on_every_id_of_its_prior(env_i
         assert designer.name == ("CAASL-value-deterministic" if deterministic else "CAASL-value")
     info = json.loads(shipped_value_path(env_id).with_suffix(".json").read_text())
     assert {"command", "sha256", "net", "n_random", "validation"} <= set(info)
+    assert designer.full_sets == info.get("full_sets", True)

@@ -103,6 +103,8 @@ class ValueDesigner:
             intervened, mask)``): the environment's own.
         n_random: random candidate sets per step.
         max_size: the largest random set (default ``d``).
+        full_sets: whether a random set may target every variable; False caps the sets at ``d - 1`` targets
+            at any ``d`` (on SERGIO, knocking out every gene is the null experiment: its rows are all zero).
         value: every target's value (the linear domain: +1, as the greedy teacher's); None draws ``U(-1, 1)``.
         forward: also the sets grown from the best single target one target at a time (:func:`forward_path`).
         deterministic: ``act``'s mode (module docstring).
@@ -119,6 +121,7 @@ class ValueDesigner:
         model: Any,
         n_random: int = 29,
         max_size: int | None = None,
+        full_sets: bool = True,
         value: float | None = 1.0,
         forward: bool = False,
         deterministic: bool = False,
@@ -130,6 +133,7 @@ class ValueDesigner:
         if max_size is not None and max_size < 2:
             raise ValueError(f"max_size must be >= 2 (random sets hold 2..max_size targets) or None, got {max_size}")
         self.net, self.model, self.n_random, self.max_size = net.eval(), model, n_random, max_size
+        self.full_sets = full_sets
         self.value, self.forward, self.deterministic, self.name = value, forward, deterministic, name
         self.rng = np.random.default_rng(seed)
 
@@ -166,7 +170,7 @@ class ValueDesigner:
         candidates drawn from ``rngs[b]``."""
         obs = np.asarray(obs)
         batch, d = obs.shape[0], obs.shape[2]
-        rows, max_size = np.arange(batch), self.max_size or d
+        rows, max_size = np.arange(batch), min(self.max_size or d, d if self.full_sets else d - 1)
         probs, counts = history_posterior64(self.model, obs)
         sets = np.stack([candidate_sets(rng, d, self.n_random, max_size) for rng in rngs])  # (B, C, d)
         with th.no_grad():
