@@ -14,10 +14,13 @@ TINY = dict(num_nodes=4, n_initial=6, budget=2)
 
 
 def sergio_history(env_kwargs=TINY, seed=0):
-    """A SergioKnockout-v0 history ``(1, N, d, 3)`` after one random step."""
+    """A SergioKnockout-v0 history ``(1, N, d, 3)`` after one step that knocks out the first gene only (a fixed
+    design: a sampled one would knock out every gene, the case under test, one time in 2^d)."""
     env = gym.make("SergioKnockout-v0", **env_kwargs)
     env.reset(seed=seed)
-    obs, *_ = env.step(env.action_space.sample())
+    action = np.stack([-np.ones(env.action_space.shape[0]), np.zeros(env.action_space.shape[0])], -1)
+    action[0, 0] = 1.0
+    obs, *_ = env.step(action.astype(np.float32))
     env.close()
     return obs[None]
 
