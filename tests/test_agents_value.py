@@ -20,6 +20,8 @@ from caasl_agents.value import (
     save_value_net,
 )
 from caasl_agents.value.designer import as_actions, candidate_sets, forward_path
+from caasl_agents.value.export import main as export_main
+from caasl_agents.value.export import selection_rows
 from caasl_agents.value.network import gene_statistics
 from caasl_agents.value.shipped import reward_model_of, shipped_value_path
 from caasl_gym.registration import domain_of, training_id
@@ -206,3 +208,41 @@ def test_the_shipped_designer_plays_valid_designs_on_every_id_of_its_prior(env_i
     info = json.loads(shipped_value_path(env_id).with_suffix(".json").read_text())
     assert {"command", "sha256", "net", "n_random", "validation"} <= set(info)
     assert designer.full_sets == info.get("full_sets", True)
+
+
+def test_export_ships_a_net_with_its_options_and_scores_and_keeps_its_bytes(tmp_path):
+    designer = tiny_designer()
+    source = tmp_path / "runs" / "v.pt"
+    save_value_net(designer.net, source, dict(env_id=LINEAR, command="python -m x", n_random=3, value=1.0))
+    select = tmp_path / "select.csv"
+    select.write_text(
+        "env_id,candidate,designs,score,gain_vs_random,gain_ci95,diff_vs_incumbent,diff_ci95\n"
+        f"{LINEAR},shipped,sampled,80,1.0,0.5,,\n{LINEAR},value,sampled,81,2.0,0.5,1.0,0.4\n"
+        f"{LINEAR},value,deterministic,81,2.5,0.5,1.5,0.4\n"
+    )
+    evaluation = tmp_path / "evaluation"
+    evaluation.mkdir()
+    (evaluation / "summary.csv").write_text(
+        "env_id,strategy,t,n,score,gain,gain_ci95,auprc\n"
+        f"{LINEAR},CAASL-value,0,100,70,0,0,0.5\n{LINEAR},CAASL-value,10,100,85,3.8,0.6,0.9\n"
+        f"{LINEAR},CAASL-value-deterministic,10,100,85.1,3.9,0.6,0.91\n{LINEAR},Random,10,100,81,0,0,0.87\n"
+    )
+    out = tmp_path / "shipped"
+    args = [str(source), "--out", str(out), "--n-random", "7", "--full-sets", "false", "--value", "none"]
+    args += ["--note", "compute=1 h"]
+    sidecar = export_main([*args, "--label", "value", "--selection", str(select), "--test", str(evaluation)])
+    assert sidecar == out / f"{LINEAR}.value.json"
+    assert (out / f"{LINEAR}.value.pt").read_bytes() == source.read_bytes()
+    info = json.loads(sidecar.read_text())
+    assert info["n_random"] == 7 and info["full_sets"] is False and info["compute"] == "1 h"
+    assert info["value"] is None
+    assert info["command"] == "python -m x" and info["export_command"].startswith("python -m caasl_agents.value")
+    assert info["validation"][LINEAR]["deterministic"]["diff_vs_incumbent"] == 1.5
+    expected = dict(score=85.0, gain_vs_random=3.8, gain_ci95=0.6, auprc=0.9, episodes=100)
+    assert info["test"][str(evaluation)][LINEAR]["sampled"] == expected
+    shipped = load_value_designer(LINEAR, directory=out)
+    assert shipped.n_random == 7 and not shipped.full_sets and shipped.value is None
+    with pytest.raises(SystemExit):
+        export_main([*args, "--label", "other", "--selection", str(select)])  # no such candidate
+    with pytest.raises(ValueError, match="has no candidate 'other'; its candidates: \\['shipped', 'value'\\]"):
+        selection_rows(select, "other")
