@@ -24,7 +24,7 @@ from caasl_agents.value.export import main as export_main
 from caasl_agents.value.export import selection_rows
 from caasl_agents.value.network import gene_statistics
 from caasl_agents.value.shipped import reward_model_of, shipped_value_path
-from caasl_gym.registration import domain_of, training_id
+from caasl_gym.registration import training_id
 
 TINY = dict(num_nodes=4, n_initial=6, budget=2)
 LINEAR = "CausalLinear-v0"
@@ -149,6 +149,21 @@ def test_without_full_sets_no_design_targets_every_variable(full_sets):
     assert (sizes == (4 if full_sets else 3)).all()
 
 
+def test_at_another_d_than_native_d_the_designer_plays_uniform_random_targets():
+    obs = np.stack([history(s) for s in range(40)])  # d = 4
+    native = tiny_designer(native_d=4, forward=True, seed=0)
+    native.net = SizeNet()
+    assert (native.predict(obs)[0][..., 0] > 0).all()  # its own choice: the largest set
+    other = tiny_designer(native_d=10, seed=0)
+    other.net = SizeNet()
+    targets = other.predict(obs)[0][..., 0] > 0  # (40, 4)
+    assert 0.3 < targets.mean() < 0.7 and len({t.tobytes() for t in targets}) > 4
+    again = tiny_designer(native_d=10, seed=1)
+    np.testing.assert_array_equal(again.predict(obs, deterministic=True)[0], other.predict(obs, deterministic=True)[0])
+    with pytest.raises(ValueError, match="native_d must be >= 1"):
+        ValueDesigner(other.net, other.model, 3, native_d=0)
+
+
 def test_predict_names_bad_observations():
     designer = tiny_designer()
     with pytest.raises(ValueError, match=r"shape \(N, d, 3\) or \(B, N, d, 3\), got \(6, 4\)"):
@@ -193,10 +208,10 @@ def test_a_saved_net_loads_bit_for_bit_and_a_damaged_file_is_named(tmp_path):
 
 
 SHIPPED = available_value_designers()
-LINEAR_IDS = [i for i in caasl_gym.ALL_IDS if domain_of(i) == "linear" and training_id(i) in SHIPPED]
+SHIPPED_IDS = [i for i in caasl_gym.ALL_IDS if training_id(i) in SHIPPED]
 
 
-@pytest.mark.parametrize("env_id", LINEAR_IDS)
+@pytest.mark.parametrize("env_id", SHIPPED_IDS)
 def test_the_shipped_designer_plays_valid_designs_on_every_id_of_its_prior(env_id):
     env = gym.make(env_id)
     obs, _ = env.reset(seed=0)
@@ -207,7 +222,7 @@ def test_the_shipped_designer_plays_valid_designs_on_every_id_of_its_prior(env_i
         assert designer.name == ("CAASL-value-deterministic" if deterministic else "CAASL-value")
     info = json.loads(shipped_value_path(env_id).with_suffix(".json").read_text())
     assert {"command", "sha256", "net", "n_random", "validation"} <= set(info)
-    assert designer.full_sets == info.get("full_sets", True)
+    assert designer.full_sets == info.get("full_sets", True) and designer.native_d == info.get("native_d")
 
 
 def test_export_ships_a_net_with_its_options_and_scores_and_keeps_its_bytes(tmp_path):
@@ -229,6 +244,7 @@ def test_export_ships_a_net_with_its_options_and_scores_and_keeps_its_bytes(tmp_
     )
     out = tmp_path / "shipped"
     args = [str(source), "--out", str(out), "--n-random", "7", "--full-sets", "false", "--value", "none"]
+    args += ["--native-d", "4"]
     args += ["--note", "compute=1 h"]
     sidecar = export_main([*args, "--label", "value", "--selection", str(select), "--test", str(evaluation)])
     assert sidecar == out / f"{LINEAR}.value.json"
@@ -241,7 +257,7 @@ def test_export_ships_a_net_with_its_options_and_scores_and_keeps_its_bytes(tmp_
     expected = dict(score=85.0, gain_vs_random=3.8, gain_ci95=0.6, auprc=0.9, episodes=100)
     assert info["test"][str(evaluation)][LINEAR]["sampled"] == expected
     shipped = load_value_designer(LINEAR, directory=out)
-    assert shipped.n_random == 7 and not shipped.full_sets and shipped.value is None
+    assert shipped.n_random == 7 and not shipped.full_sets and shipped.value is None and shipped.native_d == 4
     with pytest.raises(SystemExit):
         export_main([*args, "--label", "other", "--selection", str(select)])  # no such candidate
     with pytest.raises(ValueError, match="has no candidate 'other'; its candidates: \\['shipped', 'value'\\]"):

@@ -105,6 +105,9 @@ class ValueDesigner:
         max_size: the largest random set (default ``d``).
         full_sets: whether a random set may target every variable; False caps the sets at ``d - 1`` targets
             at any ``d`` (on SERGIO, knocking out every gene is the null experiment: its rows are all zero).
+        native_d: the number of variables the network was trained at; at any other ``d`` the designer plays
+            uniform random targets (each variable with probability 1/2, from the same generators as the
+            candidates), as the clones' ``zero_shot_targets="uniform"``. None: the network's choice at any ``d``.
         value: every target's value (the linear domain: +1, as the greedy teacher's); None draws ``U(-1, 1)``.
         forward: also the sets grown from the best single target one target at a time (:func:`forward_path`).
         deterministic: ``act``'s mode (module docstring).
@@ -112,7 +115,7 @@ class ValueDesigner:
         seed: seed of ``predict``'s generator in the sampled mode.
 
     Raises:
-        ValueError: ``n_random < 0`` or ``max_size < 2``.
+        ValueError: ``n_random < 0``, ``max_size < 2`` or ``native_d < 1``.
     """
 
     def __init__(
@@ -122,6 +125,7 @@ class ValueDesigner:
         n_random: int = 29,
         max_size: int | None = None,
         full_sets: bool = True,
+        native_d: int | None = None,
         value: float | None = 1.0,
         forward: bool = False,
         deterministic: bool = False,
@@ -132,8 +136,10 @@ class ValueDesigner:
             raise ValueError(f"n_random must be >= 0, got {n_random}")
         if max_size is not None and max_size < 2:
             raise ValueError(f"max_size must be >= 2 (random sets hold 2..max_size targets) or None, got {max_size}")
+        if native_d is not None and native_d < 1:
+            raise ValueError(f"native_d must be >= 1 (the training number of variables) or None, got {native_d}")
         self.net, self.model, self.n_random, self.max_size = net.eval(), model, n_random, max_size
-        self.full_sets = full_sets
+        self.full_sets, self.native_d = full_sets, native_d
         self.value, self.forward, self.deterministic, self.name = value, forward, deterministic, name
         self.rng = np.random.default_rng(seed)
 
@@ -170,6 +176,8 @@ class ValueDesigner:
         candidates drawn from ``rngs[b]``."""
         obs = np.asarray(obs)
         batch, d = obs.shape[0], obs.shape[2]
+        if self.native_d is not None and d != self.native_d:
+            return np.stack([as_actions(rng.random(d) < 0.5, rng, self.value) for rng in rngs])
         rows, max_size = np.arange(batch), min(self.max_size or d, d if self.full_sets else d - 1)
         probs, counts = history_posterior64(self.model, obs)
         sets = np.stack([candidate_sets(rng, d, self.n_random, max_size) for rng in rngs])  # (B, C, d)

@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> Path:
     p.add_argument("--full-sets", type=parse_bool, default=None, help="true / false: may a set target every variable")
     p.add_argument("--value", type=parse_value, default=argparse.SUPPRESS,
                    help="every target's value, or none for U(-1, 1) draws (default: the source's)")  # fmt: skip
+    p.add_argument("--native-d", type=int, default=None, help="the training d: uniform random targets at other d")
     p.add_argument("--forward", type=parse_bool, default=None, help="true / false: also play the forward path")
     p.add_argument("--note", type=parse_note, action="append", default=[], metavar="KEY=TEXT")
     p.add_argument("--label", default=None, help="the network's candidate label in the --selection CSVs")
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> Path:
     p.add_argument("--test", nargs="*", default=[], help="benchmarks.evaluate folders (test, after shipping)")
     args = p.parse_args(argv)
     designer = {k: v for k, v in (("n_random", args.n_random), ("full_sets", args.full_sets),
-                                  ("forward", args.forward)) if v is not None}  # fmt: skip
+                                  ("forward", args.forward), ("native_d", args.native_d)) if v is not None}  # fmt: skip
     if "value" in args:
         designer["value"] = args.value
     command = shlex.join(["python", "-m", "caasl_agents.value.export", *(sys.argv[1:] if argv is None else argv)])

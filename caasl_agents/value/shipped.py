@@ -1,10 +1,11 @@
 """Value networks as files: weights ``<name>.pt`` with a JSON sidecar ``<name>.json``, and the shipped ones.
 
 The sidecar holds the network's options (``net``), the designer's (``n_random``, ``value``, ``forward``,
-``full_sets``), how it was trained (``command``, data, curve), what it scored on validation and test episodes,
-and the sha256 of the weights, which :func:`load_value_net` checks. The shipped designers are package data of
-:mod:`caasl_agents.pretrained`: ``<training id>.value.pt`` and ``.value.json``. Out-of-distribution ids reuse
-their training prior's network zero-shot (it runs at any ``d``) with their own reward model.
+``full_sets``, ``native_d``), how it was trained (``command``, data, curve), what it scored on validation and
+test episodes, and the sha256 of the weights, which :func:`load_value_net` checks. The shipped designers are
+package data of :mod:`caasl_agents.pretrained`: ``<training id>.value.pt`` and ``.value.json``.
+Out-of-distribution ids reuse their training prior's network zero-shot (it runs at any ``d``; with
+``native_d``, only at that ``d``) with their own reward model.
 """
 
 from __future__ import annotations
@@ -117,5 +118,6 @@ def load_value_designer(
     model = reward_model_of(env_id, env_kwargs)
     label = name or ("CAASL-value-deterministic" if deterministic else "CAASL-value")
     return ValueDesigner(net, model, n_random=info["n_random"], full_sets=info.get("full_sets", True),
-                         value=info.get("value", 1.0), forward=info.get("forward", False),
-                         deterministic=deterministic, name=label, seed=seed)  # fmt: skip
+                         native_d=info.get("native_d"), value=info.get("value", 1.0),
+                         forward=info.get("forward", False), deterministic=deterministic, name=label,
+                         seed=seed)  # fmt: skip
