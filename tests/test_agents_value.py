@@ -246,7 +246,10 @@ def test_export_ships_a_net_with_its_options_and_scores_and_keeps_its_bytes(tmp_
     args = [str(source), "--out", str(out), "--n-random", "7", "--full-sets", "false", "--value", "none"]
     args += ["--native-d", "4"]
     args += ["--note", "compute=1 h"]
-    sidecar = export_main([*args, "--label", "value", "--selection", str(select), "--test", str(evaluation)])
+    other = tmp_path / "select_other.csv"
+    other.write_text(select.read_text().replace("CausalLinear-v0", "CausalLinear-OOD-D20-v0").replace("value", "v2"))
+    selection = ["--selection", str(select), f"v2={other}"]
+    sidecar = export_main([*args, "--label", "value", *selection, "--test", str(evaluation)])
     assert sidecar == out / f"{LINEAR}.value.json"
     assert (out / f"{LINEAR}.value.pt").read_bytes() == source.read_bytes()
     info = json.loads(sidecar.read_text())
@@ -254,6 +257,7 @@ def test_export_ships_a_net_with_its_options_and_scores_and_keeps_its_bytes(tmp_
     assert info["value"] is None
     assert info["command"] == "python -m x" and info["export_command"].startswith("python -m caasl_agents.value")
     assert info["validation"][LINEAR]["deterministic"]["diff_vs_incumbent"] == 1.5
+    assert info["validation"]["CausalLinear-OOD-D20-v0"]["sampled"]["gain_vs_random"] == 2.0
     expected = dict(score=85.0, gain_vs_random=3.8, gain_ci95=0.6, auprc=0.9, episodes=100)
     assert info["test"][str(evaluation)][LINEAR]["sampled"] == expected
     shipped = load_value_designer(LINEAR, directory=out)

@@ -7,7 +7,8 @@
 Copies the network's ``.pt`` (written by ``benchmarks.one_step_value --save``) to
 ``<out>/<env_id>.value.pt`` and writes its sidecar: the source sidecar (the training command, data and
 curve), the designer's options given here, ``--note KEY=TEXT`` fields (the compute, the selection rule), the
-validation rows of ``LABEL`` in the ``benchmarks.select_policy`` CSVs (``--selection``), the final-step rows
+validation rows of ``LABEL`` in the ``benchmarks.select_policy`` CSVs (``--selection``; an entry
+``OTHER=CSV`` reads the candidate ``OTHER`` instead), the final-step rows
 of ``CAASL-value`` and ``CAASL-value-deterministic`` per ``benchmarks.evaluate`` folder (``--test``; run
 after shipping, so the export runs again with them), the export command and the weights' sha256. The weights
 are copied byte for byte, so a re-export keeps the sha256.
@@ -93,10 +94,10 @@ def export(
 
     Raises:
         ValueError: ``source`` does not load (:func:`~caasl_agents.value.load_value_net`), its sidecar names no
-            ``env_id``, or ``selection`` without ``label``.
+            ``env_id``, or a ``selection`` entry without a label (no ``label`` and no ``LABEL=``).
     """
-    if selection and not label:
-        raise ValueError("--selection needs --label: the candidate's label in the select_policy CSVs")
+    if any("=" not in str(csv) for csv in selection) and not label:
+        raise ValueError("--selection needs --label (or LABEL=CSV entries): the candidate's label in the CSVs")
     net, info = load_value_net(source)
     if not isinstance(info.get("env_id"), str):
         raise ValueError(f"{Path(source).with_suffix('.json')} names no env_id: which id's designer is this?")
@@ -105,9 +106,10 @@ def export(
     info.update(notes or {})
     if selection:
         validation: dict[str, Any] = {}
-        for csv in selection:
-            validation.update(selection_rows(csv, label))
-        info["validation"] = {**validation, "candidate": label, "results": [str(p) for p in selection]}
+        for entry in selection:
+            own, sep, csv = str(entry).rpartition("=")
+            validation.update(selection_rows(csv, own if sep else label))
+        info["validation"] = {**validation, "results": [str(p) for p in selection]}
     if test:
         info["test"] = {str(folder): test_rows(folder) for folder in test}
     info["exported_from"] = str(source)
@@ -159,7 +161,8 @@ def main(argv: list[str] | None = None) -> Path:
     p.add_argument("--forward", type=parse_bool, default=None, help="true / false: also play the forward path")
     p.add_argument("--note", type=parse_note, action="append", default=[], metavar="KEY=TEXT")
     p.add_argument("--label", default=None, help="the network's candidate label in the --selection CSVs")
-    p.add_argument("--selection", nargs="*", default=[], help="benchmarks.select_policy CSVs (validation)")
+    p.add_argument("--selection", nargs="*", default=[],
+                   help="benchmarks.select_policy CSVs (validation), each CSV or LABEL=CSV")  # fmt: skip
     p.add_argument("--test", nargs="*", default=[], help="benchmarks.evaluate folders (test, after shipping)")
     args = p.parse_args(argv)
     designer = {k: v for k, v in (("n_random", args.n_random), ("full_sets", args.full_sets),
