@@ -37,3 +37,19 @@ def train_toy(tmp_path_factory):
         "--torch-threads", "1", "--env-kwargs", '{"num_nodes": 3}',
     ]  # fmt: skip
     return lambda *argv: main([*tiny, "--run-root", str(tmp_path_factory.mktemp("runs")), *argv])
+
+
+@pytest.fixture(autouse=True)
+def seeded_spaces(monkeypatch):
+    """Spaces that nobody seeded sample from seed 0 (Gymnasium would seed them from fresh entropy), so the tests
+    that step with ``env.action_space.sample()`` are deterministic."""
+    import gymnasium as gym
+
+    lazy = gym.spaces.Space.np_random.fget
+
+    def np_random(self):
+        if self._np_random is None:
+            self.seed(0)
+        return lazy(self)
+
+    monkeypatch.setattr(gym.spaces.Space, "np_random", property(np_random))

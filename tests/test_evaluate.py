@@ -50,8 +50,8 @@ def test_caasl_strategy_from_a_saved_policy_is_paired_and_reproducible(tmp_path,
     value = make_strategies(["CAASL-value", "CAASL-value-deterministic"], "CausalLinear-OOD-D20-v0")
     assert [(s.name, s.deterministic) for s in value] == [("CAASL-value", False), ("CAASL-value-deterministic", True)]
     assert make_strategies(["CAASL-value"], "CausalLinear-v0", deterministic=True)[0].deterministic
-    with pytest.raises(ValueError, match="no value designer shipped for 'SergioKnockout-v0'"):
-        make_strategies(["CAASL-value"], "SergioKnockout-v0")
+    (sergio,) = make_strategies(["CAASL-value"], "SergioKnockout-OOD-D20-v0")
+    assert sergio.native_d == 10 and not sergio.full_sets  # the d = 10 network, uniform targets at d = 20
 
 
 def test_score_exact_rescores_the_same_designs_and_skips_large_d(tmp_path, monkeypatch, capsys):
