@@ -53,7 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=__doc__.split("\n\n", 2)[2],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--policy", required=True, help="a shipped id (CausalLinear-v0, SergioKnockout-v0) or a run path")
+    p.add_argument(
+        "--policy",
+        required=True,
+        help="a shipped id (CausalLinear-v0, SergioKnockout-v0), value:<id> for its value designer, or a run path",
+    )
     p.add_argument("--data", required=True, type=Path, help="CSV of measurements (conventions below)")
     p.add_argument("--intervened", type=Path, help="CSV of the targets of each row (instead of an intervention column)")
     p.add_argument("--n-designs", type=int, default=1, help="experiments to propose for this round (default 1)")

@@ -33,6 +33,12 @@ always uses every row.
 **Batches.** ``n_designs = k`` samples the stochastic policy ``k`` times on the same history, design ``i``
 from its own generator (``rng.spawn(k)[i]``), so the first designs of a batch do not depend on ``k``. The
 designs need not differ (a likely design can come up twice).
+
+**Value designers.** ``policy="value:CausalLinear-v0"`` (or ``"value:SergioKnockout-v0"``) proposes with the
+shipped value designer of that prior (:mod:`caasl_agents.value`), which scores whole candidate experiments
+from the history and the proposal's own edge posterior and plays the best; sampled designs draw their
+candidates from the design's generator. It has no per-variable target probabilities
+(``Proposal.target_probabilities`` is None).
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ import caasl_gym
 from caasl_agents.pretrained import available_pretrained, load_pretrained
 from caasl_agents.redq import REDQ, designs
 from caasl_agents.redq.predict import predict_any_d
+from caasl_agents.value import load_value_designer
 from caasl_gym.envs.core import DesignCore
 from caasl_gym.envs.scoring import resolve_reward_model
 from caasl_gym.registration import config_for, domain_entry, training_id
@@ -64,8 +71,12 @@ MIN_OBSERVATIONAL_ROWS = 5
 """Observational rows the linear domain needs to estimate each variable's mean and standard deviation."""
 LAB_DOMAINS = {"linear": "CausalLinear-v0", "counts": "SergioKnockout-v0"}
 """Each lab domain and the training prior of its policy and reward model."""
+LAB_DOMAIN_OF = {env_id: domain for domain, env_id in LAB_DOMAINS.items()}
+"""Each training prior and its lab domain."""
 VALUE_TRANSFORM_DOMAINS = {"standardize": "linear", "log1p_standardize": "counts"}
 """A policy's value transform and the lab domain it works on."""
+VALUE_PREFIX = "value:"
+"""``policy="value:<id>"``: the value designer shipped for ``<id>``'s prior instead of its policy."""
 _SHIPPED: dict[str, BaseAlgorithm] = {}
 
 
@@ -109,7 +120,8 @@ class Proposal:
             empty dict is an observational experiment).
         standardized_designs: the same values in the policy's standardised units (linear: z-scores).
         target_probabilities: ``(d,)`` probability that the stochastic policy targets each variable (at a ``d``
-            other than the policy's training one, rescaled to its ``zero_shot_rate``).
+            other than the policy's training one, rescaled to its ``zero_shot_rate``); None for a value
+            designer, which scores whole designs.
         edge_probabilities: ``(d, d)`` reward-model posterior ``P(source -> target | data)`` of every row.
         actions: ``(k, d, 2)`` the policy's raw actions.
         domain, intervention, policy, reward_model: what made the proposal (``intervention`` is ``"do"``
@@ -119,7 +131,7 @@ class Proposal:
 
     designs: tuple[dict[str, float], ...]
     standardized_designs: tuple[dict[str, float], ...]
-    target_probabilities: pd.Series
+    target_probabilities: pd.Series | None
     edge_probabilities: pd.DataFrame
     actions: np.ndarray
     domain: str
@@ -135,7 +147,8 @@ class Proposal:
         rows = []
         for i, (design, z) in enumerate(zip(self.designs, self.standardized_designs)):
             for name, value in design.items():
-                rows.append((i, name, value, z[name], float(self.target_probabilities[name])))
+                p = float("nan") if self.target_probabilities is None else float(self.target_probabilities[name])
+                rows.append((i, name, value, z[name], p))
             if not design:
                 rows.append((i, "", float("nan"), float("nan"), float("nan")))
         columns = ["design", "target", "value", "standardized_value", "target_probability"]
@@ -165,7 +178,9 @@ class Proposal:
             "policy_rows": self.policy_rows,
             "designs": [dict(d) for d in self.designs],
             "standardized_designs": [dict(d) for d in self.standardized_designs],
-            "target_probabilities": {k: float(v) for k, v in self.target_probabilities.items()},
+            "target_probabilities": None
+            if self.target_probabilities is None
+            else {k: float(v) for k, v in self.target_probabilities.items()},
             "edge_probabilities": {
                 s: {t: float(p) for t, p in row.items()} for s, row in self.edge_probabilities.iterrows()
             },
@@ -357,6 +372,21 @@ def load_policy(policy: Any) -> tuple[BaseAlgorithm, str]:
     return REDQ.load(path, device="cpu"), str(path)
 
 
+def value_designer_id(policy: Any) -> str | None:
+    """The id ``<id>`` of ``policy="value:<id>"`` (None for any other policy).
+
+    Raises:
+        ValueError: an id that is not registered or whose prior has no lab domain (the message lists them).
+    """
+    if not isinstance(policy, str) or not policy.startswith(VALUE_PREFIX):
+        return None
+    env_id = policy.removeprefix(VALUE_PREFIX)
+    if env_id not in caasl_gym.ALL_IDS or training_id(env_id) not in LAB_DOMAIN_OF:
+        valid = ", ".join(VALUE_PREFIX + i for i in LAB_DOMAINS.values())
+        raise ValueError(f"unknown value designer {policy!r}; valid: {valid} (or an OOD id of those priors)")
+    return env_id
+
+
 def policy_domain(model: BaseAlgorithm) -> str:
     """The lab domain of a per-variable policy, from its value transform."""
     kwargs = getattr(model.policy, "features_extractor_kwargs", None) or {}
@@ -459,7 +489,8 @@ def propose(
 
     Args:
         policy: a loaded REDQ model (:func:`~caasl_agents.pretrained.load_pretrained`, ``REDQ.load``), a shipped
-            id (``"CausalLinear-v0"``, ``"SergioKnockout-v0"``), a run folder or a ``model.zip`` path.
+            id (``"CausalLinear-v0"``, ``"SergioKnockout-v0"``), a run folder or a ``model.zip`` path; or
+            ``"value:<shipped id>"`` for that prior's value designer (module docstring).
         data: ``(n, d)`` measurements in the lab's units (see :func:`check_data`), rows in time order.
         intervened: ``(n, d)`` bool targets of each row; None = all observational (or the data's
             ``intervention`` column).
@@ -482,8 +513,13 @@ def propose(
     """
     if domain is not None and domain not in LAB_DOMAINS:
         raise ValueError(f"unknown domain {domain!r}; valid choices: {', '.join(LAB_DOMAINS)}")
-    model, label = load_policy(policy)
-    own = policy_domain(model)
+    value_id = value_designer_id(policy)
+    if value_id is None:
+        model, label = load_policy(policy)
+        own, rows = policy_domain(model), int(model.observation_space.shape[0])
+    else:
+        model, label = None, str(policy)
+        own, rows = LAB_DOMAIN_OF[training_id(value_id)], config_for(value_id).num_rows
     if domain is not None and domain != own:
         raise ValueError(
             f"the policy {label!r} works on the {own!r} domain, not {domain!r}; e.g. use {LAB_DOMAINS[domain]}"
@@ -492,7 +528,7 @@ def propose(
         raise ValueError(f"n_designs must be an integer >= 1, got {n_designs!r}")
     if deterministic and n_designs > 1:
         raise ValueError("deterministic=True gives one design; sample (deterministic=False) for n_designs > 1")
-    budget = int(model.observation_space.shape[0]) if max_rows is None else max_rows
+    budget = rows if max_rows is None else max_rows
     if isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget < 1:
         raise ValueError(f"max_rows must be an integer >= 1, got {max_rows!r}")
     lab = check_data(data, intervened, own)
@@ -501,15 +537,24 @@ def propose(
     history, seen = policy_view(lab, int(budget))
     rngs = np.random.default_rng(seed).spawn(int(n_designs))
     # one history at a time (not a batch), so design i is bit for bit the same whatever n_designs is
-    actions = np.stack(
-        [predict_any_d(model, history, deterministic=deterministic, rng=None if deterministic else r) for r in rngs]
-    )
+    if model is None:
+        designer = load_value_designer(value_id, {"num_nodes": len(lab.names)}, model=reward)
+        if deterministic:
+            actions = designer.predict(history, deterministic=True)[0][None]
+        else:
+            actions = np.stack([designer.design(history[None], [r])[0] for r in rngs])
+        probabilities = None
+    else:
+        actions = np.stack(
+            [predict_any_d(model, history, deterministic=deterministic, rng=None if deterministic else r) for r in rngs]
+        )
+        probabilities = pd.Series(target_probabilities(model, history), index=list(lab.names), name="p_target")
     targets, z, user = decode_actions(actions, lab)
     pick = [np.flatnonzero(t) for t in targets]
     return Proposal(
         designs=tuple({lab.names[j]: float(user[i, j]) for j in p} for i, p in enumerate(pick)),
         standardized_designs=tuple({lab.names[j]: float(z[i, j]) for j in p} for i, p in enumerate(pick)),
-        target_probabilities=pd.Series(target_probabilities(model, history), index=list(lab.names), name="p_target"),
+        target_probabilities=probabilities,
         edge_probabilities=posterior,
         actions=np.asarray(actions, dtype=np.float64),
         domain=lab.domain,

@@ -142,6 +142,36 @@ def test_counts_domain_proposes_knockouts():
     assert p.edge_probabilities.shape == (5, 5)
 
 
+@pytest.mark.parametrize("d", [6, 20])
+def test_value_designer_proposals(d):
+    data, mask = lab_table(d=d, n_obs=20, n_int=3, seed=d, scale=7.0, offset=-3.0)
+    p = propose("value:CausalLinear-v0", data, mask, n_designs=3, seed=5)
+    assert p.policy == "value:CausalLinear-v0" and p.target_probabilities is None and p.actions.shape == (3, d, 2)
+    assert p.reward_model == ("exact" if d <= 12 else "linear")
+    for design, z in zip(p.designs, p.standardized_designs):
+        assert design and set(design) == set(z) and all(v == 1.0 for v in z.values())  # every value +1 (z-scores)
+        for name, value in design.items():  # in the data's units: mean + std * z of the observational rows
+            obs = data[name][:20]
+            assert value == pytest.approx(obs.mean() + obs.std(ddof=0))
+    assert propose("value:CausalLinear-v0", data, mask, n_designs=1, seed=5).designs[0] == p.designs[0]
+    assert p.table()["target_probability"].isna().all()
+    assert json.loads(json.dumps(p.to_dict()))["target_probabilities"] is None
+    mean = propose("value:CausalLinear-v0", data, mask, deterministic=True)
+    assert propose("value:CausalLinear-v0", data, mask, deterministic=True, seed=9).designs == mean.designs
+
+
+def test_value_designer_counts_and_bad_ids():
+    data = counts_table(d=10, n=100, seed=12)  # d = 10: the network's own d (native_d), not random targets
+    p = propose("value:SergioKnockout-v0", data, n_designs=2, seed=0, max_rows=100)
+    assert p.domain == "counts" and p.intervention == "knockout" and p.target_probabilities is None
+    assert all(v == 0.0 for design in p.designs for v in design.values())
+    assert all(len(design) < 10 for design in p.designs)  # never the null experiment
+    with pytest.raises(ValueError, match=r"unknown value designer 'value:Nope-v0'; valid: value:CausalLinear-v0"):
+        propose("value:Nope-v0", counts_table())
+    with pytest.raises(ValueError, match="works on the 'counts' domain, not 'linear'"):
+        propose("value:SergioKnockout-v0", lab_table()[0], domain="linear")
+
+
 # ------------------------------------------------------------------------------------------- bad input
 def _bad(frame, column, row, value):
     out = frame.astype(object)

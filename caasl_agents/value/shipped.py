@@ -98,10 +98,11 @@ def load_value_designer(
     seed: int | None = None,
     directory: str | os.PathLike | None = None,
     path: str | os.PathLike | None = None,
+    model: Any = None,
 ) -> ValueDesigner:
     """The value designer shipped for ``env_id``'s training prior (or the network saved at ``path``), reading
-    the posterior of ``env_id``'s own reward model (with ``env_kwargs``), in the given mode
-    (:mod:`caasl_agents.value.designer`).
+    the posterior of ``env_id``'s own reward model (with ``env_kwargs``), or of ``model`` when given, in the
+    given mode (:mod:`caasl_agents.value.designer`).
 
     Raises:
         ValueError: no designer for that prior (the message lists the ids that have one), or a file that does not
@@ -115,7 +116,7 @@ def load_value_designer(
     net, info = load_value_net(path)
     if not isinstance(info.get("n_random"), int):
         raise ValueError(f"{path.with_suffix('.json')} has no designer options: expected an integer n_random")
-    model = reward_model_of(env_id, env_kwargs)
+    model = reward_model_of(env_id, env_kwargs) if model is None else model
     label = name or ("CAASL-value-deterministic" if deterministic else "CAASL-value")
     return ValueDesigner(net, model, n_random=info["n_random"], full_sets=info.get("full_sets", True),
                          native_d=info.get("native_d"), value=info.get("value", 1.0),
