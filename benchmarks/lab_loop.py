@@ -8,13 +8,15 @@ graph: AUPRC and the expected number of correct adjacency entries (of d² = 100)
 
 Strategies, all through :func:`~caasl_agents.propose.decode_actions` (the environments' decoding and the
 observational mean/std back to the lab's units): ``CAASL`` (:func:`~caasl_agents.propose.propose`, the
-shipped policy, sampled designs), ``Random`` (:class:`~caasl_gym.evaluation.RandomStrategy` actions) and
+shipped policy, sampled designs), ``CAASL-value`` (``propose("value:CausalLinear-v0", ...)``, the shipped
+value designer, sampled designs), ``Random`` (:class:`~caasl_gym.evaluation.RandomStrategy` actions) and
 ``Observational``. Lab ``i`` is seeded with the test seed ``TEST.start + i`` (model, initial data and the
 experiments' noise, the same for every strategy), the strategies with ``strategy_rngs``; differences are
 paired over the labs.
 
-Also timed, on one torch thread: one proposal (``propose`` with the policy already loaded) at d = 5, 10, 20,
-50 on a 60-row table, and ``python examples/lab_in_the_loop.py`` end to end (a fresh process).
+Also timed, on one torch thread: one proposal (``propose`` with the policy already loaded; the value designer
+loads its network in each call) at d = 5, 10, 20, 50 on a 60-row table, and ``python
+examples/lab_in_the_loop.py`` end to end (a fresh process).
 
 Run: ``python -m benchmarks.lab_loop [--labs 20]``
 Outputs: ``benchmarks/results/lab_loop/summary.md``, ``rounds.csv`` (one row per lab, strategy and round),
@@ -42,7 +44,9 @@ from caasl_gym.metrics import auprc, expected_correct
 from caasl_gym.simulators.linear import sample_linear_params, simulate_linear
 
 OUT = RESULTS_DIR / "lab_loop"
-STRATEGIES = ("CAASL", "Random", "Observational")
+STRATEGIES = ("CAASL", "CAASL-value", "Random", "Observational")
+VALUE = "value:CausalLinear-v0"
+"""The ``propose`` policy of ``CAASL-value``: the shipped value designer."""
 
 
 class Lab:
@@ -63,8 +67,8 @@ class Lab:
 def actions_of(strategy: str, model, data: pd.DataFrame, mask: np.ndarray, k: int, rng: np.random.Generator):
     """``(k, d, 2)`` actions of a strategy for the table so far (CAASL: the proposal's own actions)."""
     d = data.shape[1]
-    if strategy == "CAASL":
-        return propose(model, data, mask, n_designs=k, seed=rng).actions
+    if strategy in ("CAASL", "CAASL-value"):
+        return propose(model if strategy == "CAASL" else VALUE, data, mask, n_designs=k, seed=rng).actions
     if strategy == "Random":
         return RandomStrategy().act(np.zeros((k, 1, d, 3)), [rng] * k)
     return np.stack([np.full((d,), -1.0), np.zeros(d)], axis=-1)[None].repeat(k, axis=0)
@@ -151,6 +155,14 @@ def main(argv: list[str] | None = None) -> None:
         ]
         + [
             {
+                "what": f"one value-designer proposal, d = {d}, 60 rows",
+                "reward model": "exact" if d <= 12 else "linear",
+                "seconds": proposal_seconds(VALUE, d, args.repeats),
+            }
+            for d in (5, 10, 20, 50)
+        ]
+        + [
+            {
                 "what": "python examples/lab_in_the_loop.py (fresh process)",
                 "reward model": "exact",
                 "seconds": example_seconds(),
@@ -164,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     per_round = rounds.groupby(["strategy", "round"], sort=False)[["auprc", "expected_correct"]].mean().reset_index()
     command = command_line("benchmarks.lab_loop", argv)
     md = [
-        "# Lab in the loop: CAASL proposals vs Random designs on simulated labs",
+        "# Lab in the loop: CAASL and value-designer proposals vs Random designs on simulated labs",
         "",
         environment_header(command.strip()),
         "",
