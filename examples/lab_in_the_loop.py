@@ -9,6 +9,7 @@ the edge posterior compares with the hidden graph: AUPRC and the expected number
 entries (out of d^2). The final table is written to ``experiments.csv``.
 
 Run:   python examples/lab_in_the_loop.py [--rounds 5] [--designs 2] [--seed 0] [--out DIR]
+       python examples/lab_in_the_loop.py --policy value:CausalLinear-v0   # the shipped value designer
 Then:  python -m caasl_agents.design --policy CausalLinear-v0 --data DIR/experiments.csv
 
 The small example CSV shipped beside this script was written by (the same lab, 6 variables, 30
@@ -27,7 +28,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from caasl_agents.propose import INTERVENTION_COLUMN, TARGET_SEPARATOR, load_policy, posterior, propose
+from caasl_agents.propose import (
+    INTERVENTION_COLUMN,
+    TARGET_SEPARATOR,
+    load_policy,
+    posterior,
+    propose,
+    value_designer_id,
+)
 from caasl_gym.metrics import auprc, expected_correct
 from caasl_gym.simulators.linear import sample_linear_params, simulate_linear
 
@@ -85,7 +93,8 @@ def run_loop(
     """
     lab = SimulatedLab(np.random.default_rng([seed, 0]), d)
     rng = np.random.default_rng([seed, 1])
-    model, _ = load_policy("CausalLinear-v0" if policy is None else policy)
+    policy = "CausalLinear-v0" if policy is None else policy
+    model = policy if value_designer_id(policy) else load_policy(policy)[0]  # propose loads a value designer
     data = lab.observe(n_obs)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -126,6 +135,7 @@ def main() -> None:
     p.add_argument("--designs", type=int, default=2, help="experiments per round")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--d", type=int, default=10, help="variables of the simulated lab")
+    p.add_argument("--policy", default="CausalLinear-v0", help="a shipped id, value:<id> or a run path")
     p.add_argument("--out", type=Path, help="folder for the CSVs (default: a new temporary folder)")
     p.add_argument("--write-csv", type=Path, help="only write the small example CSV to this path")
     args = p.parse_args()
@@ -135,7 +145,7 @@ def main() -> None:
         print(f"wrote {args.write_csv}")
         return
     out = args.out or Path(tempfile.mkdtemp(prefix="lab_in_the_loop_"))
-    table = run_loop(args.rounds, args.designs, args.seed, d=args.d, out=out)
+    table = run_loop(args.rounds, args.designs, args.seed, d=args.d, out=out, policy=args.policy)
     with pd.option_context("display.max_colwidth", 90, "display.width", 200):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     first, last = table.iloc[0], table.iloc[-1]

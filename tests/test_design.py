@@ -312,6 +312,11 @@ def test_example_loop_improves_the_posterior(tmp_path, linear_policy, capsys):
     assert design_main(["--policy", "CausalLinear-v0", "--data", str(tmp_path / "experiments.csv")]) == 0
 
 
+def test_example_loop_with_the_value_designer(tmp_path):
+    table = _example().run_loop(rounds=2, designs=2, seed=0, d=6, policy="value:CausalLinear-v0")
+    assert table.rows.tolist() == [50, 52, 54] and table.designs.iloc[0] and table.designs.iloc[1]
+
+
 def test_shipped_example_csv_is_what_its_command_writes(tmp_path):
     _example().write_example_csv(tmp_path / "experiments.csv")
     assert (tmp_path / "experiments.csv").read_text() == (ROOT / "examples" / "experiments.csv").read_text()
