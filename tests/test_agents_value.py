@@ -147,6 +147,7 @@ def test_without_full_sets_no_design_targets_every_variable(full_sets):
     targets = designer.predict(obs)[0][..., 0] > 0  # (6, 4)
     sizes = targets.sum(-1)
     assert (sizes == (4 if full_sets else 3)).all()
+    assert candidate_sets(np.random.default_rng(0), 2, 5, 1).shape == (3, 2)  # d = 2 without full sets: no random
 
 
 def test_at_another_d_than_native_d_the_designer_plays_uniform_random_targets():

@@ -36,7 +36,9 @@ def random_sets(rng: np.random.Generator, d: int, n: int, max_size: int) -> np.n
 
 
 def candidate_sets(rng: np.random.Generator, d: int, n_random: int, max_size: int) -> np.ndarray:
-    """``(1 + d + n_random, d)`` bool: the observational design, each single target, ``n_random`` random sets."""
+    """``(1 + d + n_random, d)`` bool: the observational design, each single target, ``n_random`` random sets
+    (none when ``max_size < 2``: no set of two or more targets is allowed)."""
+    n_random = n_random if max_size >= 2 else 0
     return np.concatenate([np.zeros((1, d), bool), np.eye(d, dtype=bool), random_sets(rng, d, n_random, max_size)])
 
 
