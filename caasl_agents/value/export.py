@@ -22,6 +22,7 @@ import json
 import shlex
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +86,8 @@ def export(
     designer: dict[str, Any] | None = None,
     notes: dict[str, str] | None = None,
     label: str | None = None,
-    selection: list[str] = (),
-    test: list[str] = (),
+    selection: Sequence[str] = (),
+    test: Sequence[str] = (),
     command: str = "",
 ) -> Path:
     """Copy the network at ``source`` to ``<out>/<env_id>.value.pt`` with its sidecar (module docstring); returns
@@ -106,7 +107,7 @@ def export(
     info.update(notes or {})
     if selection:
         validation: dict[str, Any] = {}
-        for entry in selection:
+        for entry in selection:  # a later CSV's rows of the same id and mode replace an earlier one's
             own, sep, csv = str(entry).rpartition("=")
             validation.update(selection_rows(csv, own if sep else label))
         info["validation"] = {**validation, "results": [str(p) for p in selection]}
