@@ -107,7 +107,7 @@ def export(
     info.update(notes or {})
     if selection:
         validation: dict[str, Any] = {}
-        for entry in selection:  # a later CSV's rows of the same id and mode replace an earlier one's
+        for entry in selection:  # a later CSV's rows of an id replace an earlier CSV's
             own, sep, csv = str(entry).rpartition("=")
             validation.update(selection_rows(csv, own if sep else label))
         info["validation"] = {**validation, "results": [str(p) for p in selection]}
