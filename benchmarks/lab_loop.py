@@ -14,9 +14,8 @@ value designer, sampled designs), ``Random`` (:class:`~caasl_gym.evaluation.Rand
 experiments' noise, the same for every strategy), the strategies with ``strategy_rngs``; differences are
 paired over the labs.
 
-Also timed, on one torch thread: one proposal (``propose`` with the policy already loaded; the value designer
-loads its network in each call) at d = 5, 10, 20, 50 on a 60-row table, and ``python
-examples/lab_in_the_loop.py`` end to end (a fresh process).
+Also timed, on one torch thread: one proposal (``propose`` with the policy or value designer already loaded) at
+d = 5, 10, 20, 50 on a 60-row table, and ``python examples/lab_in_the_loop.py`` end to end (a fresh process).
 
 Run: ``python -m benchmarks.lab_loop [--labs 20]``
 Outputs: ``benchmarks/results/lab_loop/summary.md``, ``rounds.csv`` (one row per lab, strategy and round),

@@ -12,9 +12,10 @@ Train from the command line (``python -m caasl_agents.train --help``) or in Pyth
     action = predict_any_d(model, observation)  # a history (N, d, 3) of any d -> design (d, 2)
 
 or load a shipped policy with :func:`load_pretrained`. :mod:`caasl_agents.value` holds another kind of designer:
-a network that scores whole candidate experiments from the history, shipped for ``CausalLinear-v0``::
+a network that scores whole candidate experiments from the history, shipped for ``CausalLinear-v0`` and
+``SergioKnockout-v0``::
 
-    designer = load_value_designer("CausalLinear-v0")   # any linear id: its own reward model, the same network
+    designer = load_value_designer("CausalLinear-v0")   # any id of its prior: its own reward model, the same network
     action, _ = designer.predict(observation, deterministic=True)
 """
 

@@ -43,6 +43,7 @@ candidates from the design's generator. It has no per-variable target probabilit
 
 from __future__ import annotations
 
+import copy
 import os
 import warnings
 from dataclasses import dataclass
@@ -58,7 +59,7 @@ import caasl_gym
 from caasl_agents.pretrained import available_pretrained, load_pretrained
 from caasl_agents.redq import REDQ, designs
 from caasl_agents.redq.predict import predict_any_d
-from caasl_agents.value import load_value_designer
+from caasl_agents.value import ValueDesigner, load_value_designer
 from caasl_gym.envs.core import DesignCore
 from caasl_gym.envs.scoring import resolve_reward_model
 from caasl_gym.registration import config_for, domain_entry, training_id
@@ -78,6 +79,7 @@ VALUE_TRANSFORM_DOMAINS = {"standardize": "linear", "log1p_standardize": "counts
 VALUE_PREFIX = "value:"
 """``policy="value:<id>"``: the value designer shipped for ``<id>``'s prior instead of its policy."""
 _SHIPPED: dict[str, BaseAlgorithm] = {}
+_SHIPPED_VALUE: dict[str, ValueDesigner] = {}
 
 
 @dataclass(frozen=True)
@@ -387,6 +389,17 @@ def value_designer_id(policy: Any) -> str | None:
     return env_id
 
 
+def value_designer(env_id: str, reward: Any) -> ValueDesigner:
+    """The value designer shipped for ``env_id``'s prior, reading ``reward``'s posterior; its network is loaded
+    (and its sha256 checked) once per process, as the shipped policies are."""
+    base = training_id(env_id)
+    if base not in _SHIPPED_VALUE:
+        _SHIPPED_VALUE[base] = load_value_designer(base, model=reward)
+    designer = copy.copy(_SHIPPED_VALUE[base])  # shares the network, reads this proposal's reward model
+    designer.model = reward
+    return designer
+
+
 def policy_domain(model: BaseAlgorithm) -> str:
     """The lab domain of a per-variable policy, from its value transform."""
     kwargs = getattr(model.policy, "features_extractor_kwargs", None) or {}
@@ -538,7 +551,7 @@ def propose(
     rngs = np.random.default_rng(seed).spawn(int(n_designs))
     # one history at a time (not a batch), so design i is bit for bit the same whatever n_designs is
     if model is None:
-        designer = load_value_designer(value_id, {"num_nodes": len(lab.names)}, model=reward)
+        designer = value_designer(value_id, reward)
         if deterministic:
             actions = designer.predict(history, deterministic=True)[0][None]
         else:
