@@ -19,10 +19,12 @@ from caasl_agents.value import (
     load_value_net,
     save_value_net,
 )
-from caasl_agents.value.designer import as_actions, candidate_sets, forward_path
+from caasl_agents.value.designer import as_actions, candidate_sets, forward_path, history_posterior64
+from caasl_agents.value.ensemble import combine
+from caasl_agents.value.ensemble import main as ensemble_main
 from caasl_agents.value.export import main as export_main
 from caasl_agents.value.export import selection_rows
-from caasl_agents.value.network import gene_statistics
+from caasl_agents.value.network import ValueEnsemble, build_value_net, gene_statistics
 from caasl_agents.value.shipped import reward_model_of, shipped_value_path
 from caasl_gym.registration import training_id
 
@@ -267,3 +269,78 @@ def test_export_ships_a_net_with_its_options_and_scores_and_keeps_its_bytes(tmp_
         export_main([*args, "--label", "other", "--selection", str(select)])  # no such candidate
     with pytest.raises(ValueError, match="has no candidate 'other'; its candidates: \\['shipped', 'value'\\]"):
         selection_rows(select, "other")
+
+
+def tiny_net(seed: int, **options) -> ValueNet:
+    th.manual_seed(seed)
+    return ValueNet(**{**dict(width=16, layers=1, heads=2, history=True), **options}).eval()
+
+
+def test_an_ensemble_plays_its_members_mean_centred_value():
+    members = [tiny_net(0), tiny_net(1)]
+    single, ensemble = tiny_designer(), tiny_designer()
+    ensemble.net = ValueEnsemble(members)
+    obs = history()[None]
+    probs, counts = (th.as_tensor(x, dtype=th.float32) for x in history_posterior64(single.model, obs))
+    gene = gene_statistics(probs.numpy(), counts.numpy())
+    sets = th.as_tensor(candidate_sets(np.random.default_rng(0), 4, 5, 4)[None])
+    obs = th.as_tensor(obs)
+    with th.no_grad():
+        values = [m(gene, probs, counts, sets, obs) for m in members]
+        mean = sum(v - v.mean(1, keepdim=True) for v in values) / 2
+        th.testing.assert_close(ensemble.net(gene, probs, counts, sets, obs), mean)
+        context = ensemble.net.history_context(obs)  # (M, S, 1, d, w)
+        th.testing.assert_close(ensemble.net(gene, probs, counts, sets, context=context), mean)
+    assert ensemble.net.options == {**members[0].options, "members": 2} and ensemble.net.reads_history
+    # an ensemble of one plays the same designs as its member: centring moves every candidate alike
+    single.net, ensemble.net = members[0], ValueEnsemble(members[:1])
+    for seed in range(3):
+        np.testing.assert_array_equal(single.predict(history(seed), deterministic=True)[0],
+                                      ensemble.predict(history(seed), deterministic=True)[0])  # fmt: skip
+    with pytest.raises(ValueError, match="share one architecture"):
+        ValueEnsemble([tiny_net(0), tiny_net(0, width=8)])
+    with pytest.raises(ValueError, match="at least one member"):
+        ValueEnsemble([])
+    with pytest.raises(ValueError, match="reads the history: pass obs"):
+        ensemble.net(gene, probs, counts, sets)
+
+
+@pytest.mark.parametrize("members", [0, -1, 1.5, True, "2"])
+def test_build_value_net_names_a_bad_number_of_members(members):
+    with pytest.raises(ValueError, match="members must be a positive integer"):
+        build_value_net({"width": 16, "members": members})
+    assert isinstance(build_value_net({"width": 16, "members": 2}), ValueEnsemble)
+    with pytest.raises(ValueError, match="do not build a ValueNet"):
+        build_value_net({"depth": 3})
+
+
+def test_combine_saves_an_ensemble_that_loads_as_one_network(tmp_path):
+    sources = []
+    for seed in range(3):
+        sources.append(tmp_path / f"v{seed}.pt")
+        info = dict(env_id=LINEAR, command=f"python -m x --seed {seed}", n_random=3, value=1.0, seed=seed)
+        save_value_net(tiny_net(seed), sources[-1], info)
+    save = tmp_path / "ens.pt"
+    sidecar = ensemble_main([*map(str, sources), "--save", str(save)])
+    info = json.loads(sidecar.read_text())
+    assert info["net"]["members"] == 3 and info["n_random"] == 3 and info["env_id"] == LINEAR
+    assert [m["seed"] for m in info["members"]] == [0, 1, 2] and info["command"].startswith("python -m caasl_agents")
+    net, _ = load_value_net(save)
+    assert isinstance(net, ValueEnsemble)
+    for member, seed in zip(net.members, range(3)):
+        for a, b in zip(member.state_dict().values(), tiny_net(seed).state_dict().values()):
+            th.testing.assert_close(a, b, rtol=0, atol=0)
+    designer = load_value_designer(LINEAR, env_kwargs=TINY, path=save, deterministic=True)
+    env = gym.make(LINEAR, **TINY)
+    assert env.action_space.contains(designer.predict(history(), deterministic=True)[0])
+    with pytest.raises(ValueError, match="at least two networks"):
+        combine(sources[:1], save)
+    with pytest.raises(ValueError, match="is an ensemble already"):
+        combine([save, sources[0]], tmp_path / "e2.pt")
+    other = tmp_path / "other.pt"
+    save_value_net(tiny_net(3), other, dict(env_id="SergioKnockout-v0", n_random=3))
+    with pytest.raises(ValueError, match="different ids"):
+        combine([sources[0], other], tmp_path / "e3.pt")
+    save_value_net(tiny_net(3, width=8), other, dict(env_id=LINEAR, n_random=3))
+    with pytest.raises(ValueError, match="share one architecture"):
+        combine([sources[0], other], tmp_path / "e4.pt")

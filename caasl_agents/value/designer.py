@@ -23,7 +23,7 @@ import numpy as np
 import torch as th
 
 from caasl_agents.common.histories import history_batch
-from caasl_agents.value.network import ValueNet, gene_statistics
+from caasl_agents.value.network import ValueEnsemble, ValueNet, gene_statistics
 from caasl_gym.baselines.posterior_targets import history_posterior
 
 
@@ -100,7 +100,7 @@ class ValueDesigner:
     with Stable-Baselines3's ``predict``.
 
     Args:
-        net: the trained value network.
+        net: the trained value network, or an ensemble of them.
         model: the reward model whose edge posterior the network reads (``edge_probabilities(values,
             intervened, mask)``): the environment's own.
         n_random: random candidate sets per step.
@@ -122,7 +122,7 @@ class ValueDesigner:
 
     def __init__(
         self,
-        net: ValueNet,
+        net: ValueNet | ValueEnsemble,
         model: Any,
         n_random: int = 29,
         max_size: int | None = None,
@@ -189,7 +189,7 @@ class ValueDesigner:
                 *(th.as_tensor(x, dtype=th.float32) for x in (probs, counts)),
             )
             context = None  # the history's embedding, once per step for every candidate and forward round
-            if self.net.history is not None:
+            if self.net.reads_history:
                 context = self.net.history_context(th.as_tensor(obs, dtype=th.float32))
 
             def value_of(candidates: np.ndarray) -> np.ndarray:  # (B, K, d) -> (B, K)

@@ -4,9 +4,13 @@ A design is a target set (``(d,)`` bool; on the linear domain every target takes
 :class:`ValueNet` predicts how much each of ``C`` candidate sets would raise the designer's criterion, relative to
 the other candidates of the same history. It reads the reward model's edge posterior of the history, summarised
 per variable (:func:`gene_statistics`, :func:`candidate_inputs`), and optionally the raw history itself.
+:class:`ValueEnsemble` averages several such networks, and :func:`build_value_net` builds either from its options.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch as th
@@ -70,6 +74,11 @@ class ValueNet(nn.Module):
         """The constructor's arguments: ``ValueNet(**net.options)`` builds a net of the same architecture."""
         return dict(width=self.width, layers=self.layers, heads=self.heads, history=self.history is not None)
 
+    @property
+    def reads_history(self) -> bool:
+        """Whether :meth:`forward` needs the histories (``obs``) or their :meth:`history_context`."""
+        return self.history is not None
+
     def history_context(self, obs: th.Tensor) -> th.Tensor:
         """What a net with ``history`` adds to every candidate's variable entries: ``(S, 1, d, w)`` of the
         histories ``obs`` ``(S, N, d, 3)``. It does not depend on the candidates, so a designer computes it once
@@ -103,3 +112,74 @@ class ValueNet(nn.Module):
         m = sets.reshape(s * c, d, 1).float()
         targeted = (h * m).sum(1) / m.sum(1).clamp_min(1)
         return self.head(th.cat([h.mean(1), targeted], -1)).reshape(s, c)
+
+
+class ValueEnsemble(nn.Module):
+    """The mean value ``(S, C)`` of several :class:`ValueNet` members of one architecture (trained on the same
+    data from different seeds), each member's values centred over the candidates of its state first: the
+    networks are trained on centred scores, so only their differences between candidates carry meaning.
+    Averaging cancels part of each member's own error, which is what limits a designer that plays the argmax.
+
+    Raises:
+        ValueError: no members, or members of different architectures.
+    """
+
+    def __init__(self, members: Sequence[ValueNet]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("a ValueEnsemble needs at least one member")
+        kinds = {tuple(sorted(m.options.items())) for m in members}
+        if len(kinds) > 1:
+            raise ValueError(f"the members of a ValueEnsemble must share one architecture, got {sorted(kinds)}")
+        self.members = nn.ModuleList(members)
+
+    @property
+    def options(self) -> dict[str, int | bool]:
+        """The members' options and their number: :func:`build_value_net` builds the same architecture."""
+        return {**self.members[0].options, "members": len(self.members)}
+
+    @property
+    def reads_history(self) -> bool:
+        return self.members[0].reads_history
+
+    def history_context(self, obs: th.Tensor) -> th.Tensor:
+        """Each member's :meth:`ValueNet.history_context` of ``obs`` ``(S, N, d, 3)``: ``(M, S, 1, d, w)``."""
+        return th.stack([m.history_context(obs) for m in self.members])
+
+    def forward(
+        self,
+        gene: th.Tensor,
+        probs: th.Tensor,
+        counts: th.Tensor,
+        sets: th.Tensor,
+        obs: th.Tensor | None = None,
+        context: th.Tensor | None = None,
+    ) -> th.Tensor:
+        """:meth:`ValueNet.forward`'s arguments (``context`` from :meth:`history_context`); the members' mean of
+        their centred values ``(S, C)``."""
+        if self.reads_history and context is None:
+            if obs is None:
+                raise ValueError("this ValueEnsemble reads the history: pass obs (S, N, d, 3)")
+            context = self.history_context(obs)
+        values = [m(gene, probs, counts, sets, context=None if context is None else context[i])
+                  for i, m in enumerate(self.members)]  # fmt: skip
+        return th.stack([v - v.mean(1, keepdim=True) for v in values]).mean(0)
+
+
+def build_value_net(options: dict[str, Any]) -> ValueNet | ValueEnsemble:
+    """An untrained network of a sidecar's ``net`` options: a :class:`ValueEnsemble` of ``members`` copies when
+    they name a number of members, else a :class:`ValueNet`.
+
+    Raises:
+        ValueError: ``members`` that is not a positive integer, or options the constructor refuses.
+    """
+    options = dict(options)
+    members = options.pop("members", None)
+    try:
+        if members is None:
+            return ValueNet(**options)
+        if not isinstance(members, int) or isinstance(members, bool) or members < 1:
+            raise ValueError(f"members must be a positive integer, got {members!r}")
+        return ValueEnsemble([ValueNet(**options) for _ in range(members)])
+    except TypeError as err:
+        raise ValueError(f"options {options} do not build a ValueNet ({err})") from None

@@ -21,7 +21,7 @@ import torch as th
 import caasl_gym
 from caasl_agents.pretrained import PACKAGE_DIR
 from caasl_agents.value.designer import ValueDesigner
-from caasl_agents.value.network import ValueNet
+from caasl_agents.value.network import ValueEnsemble, ValueNet, build_value_net
 from caasl_gym.envs.scoring import resolve_reward_model
 from caasl_gym.registration import config_for, training_id
 
@@ -29,7 +29,7 @@ SUFFIX = ".value"
 """Between a shipped designer's training id and ``.pt`` / ``.json``."""
 
 
-def save_value_net(net: ValueNet, path: str | os.PathLike, info: dict[str, Any]) -> Path:
+def save_value_net(net: ValueNet | ValueEnsemble, path: str | os.PathLike, info: dict[str, Any]) -> Path:
     """Write ``net``'s weights to ``path`` (``.pt``) and its sidecar (``path`` with ``.json``): ``info``, the
     network's options (``net``) and the weights' ``sha256``. Returns the sidecar's path."""
     path = Path(path)
@@ -40,8 +40,8 @@ def save_value_net(net: ValueNet, path: str | os.PathLike, info: dict[str, Any])
     return path.with_suffix(".json")
 
 
-def load_value_net(path: str | os.PathLike) -> tuple[ValueNet, dict[str, Any]]:
-    """The network saved at ``path`` (``.pt``) and its sidecar.
+def load_value_net(path: str | os.PathLike) -> tuple[ValueNet | ValueEnsemble, dict[str, Any]]:
+    """The network (or ensemble, when its options name ``members``) saved at ``path`` (``.pt``) and its sidecar.
 
     Raises:
         ValueError: a missing or unreadable sidecar, weights that fail its sha256, or weights that do not fit the
@@ -63,11 +63,11 @@ def load_value_net(path: str | os.PathLike) -> tuple[ValueNet, dict[str, Any]]:
     if actual != expected:
         raise ValueError(f"{path} does not match its sidecar (sha256 {actual} != {expected}): {remake}")
     try:
-        net = ValueNet(**options)
+        net = build_value_net(options)
         net.load_state_dict(th.load(path, map_location="cpu", weights_only=True))
     except Exception as err:  # options the constructor refuses, or weights of another architecture
         why = f"{type(err).__name__}: {err}"
-        raise ValueError(f"{path} does not load as a ValueNet with options {options} ({why}); {remake}") from None
+        raise ValueError(f"{path} does not load as a value network with options {options} ({why}); {remake}") from None
     return net.eval(), info
 
 
