@@ -1,9 +1,10 @@
 """Value networks as files: weights ``<name>.pt`` with a JSON sidecar ``<name>.json``, and the shipped ones.
 
-The sidecar holds the network's options (``net``), the designer's (``n_random``, ``value``, ``forward``,
-``full_sets``, ``native_d``), how it was trained (``command``, data, curve), what it scored on validation and
-test episodes, and the sha256 of the weights, which :func:`load_value_net` checks. The shipped designers are
-package data of :mod:`caasl_agents.pretrained`: ``<training id>.value.pt`` and ``.value.json``.
+The sidecar holds the network's options (``net``; ``net.members`` for an ensemble), the designer's
+(``n_random``, ``value``, ``forward``, ``full_sets``, ``native_d``), how it was trained (``command``, data,
+curve; per member for an ensemble), what it scored on validation and test episodes, and the sha256 of the
+weights, which :func:`load_value_net` checks. The shipped designers are package data of
+:mod:`caasl_agents.pretrained`: ``<training id>.value.pt`` and ``.value.json``.
 Out-of-distribution ids reuse their training prior's network zero-shot (it runs at any ``d``; with
 ``native_d``, only at that ``d``) with their own reward model.
 """
