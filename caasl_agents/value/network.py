@@ -102,11 +102,18 @@ class ValueNet(nn.Module):
         Raises:
             ValueError: a net with ``history`` called without ``obs`` or ``context``.
         """
-        x = self.embed(candidate_inputs(gene, probs, counts, sets))  # (S, C, d, w)
-        if self.history is not None:
-            if context is None and obs is None:
+        if self.history is not None and context is None:
+            if obs is None:
                 raise ValueError("this ValueNet reads the history: pass obs (S, N, d, 3)")
-            x = x + (self.history_context(obs) if context is None else context)  # (S, 1, d, w) broadcast
+            context = self.history_context(obs)
+        return self.score(candidate_inputs(gene, probs, counts, sets), sets, context)
+
+    def score(self, inputs: th.Tensor, sets: th.Tensor, context: th.Tensor | None = None) -> th.Tensor:
+        """Values ``(S, C)`` of :func:`candidate_inputs` ``inputs`` ``(S, C, d, N_INPUTS)`` of the sets ``(S, C, d)``,
+        with the :meth:`history_context` ``context`` for a net with ``history`` (:meth:`forward` checks it)."""
+        x = self.embed(inputs)  # (S, C, d, w)
+        if context is not None:
+            x = x + context  # (S, 1, d, w) broadcast
         s, c, d, w = x.shape
         h = self.encoder(x.reshape(s * c, d, w))  # (S C, d, w)
         m = sets.reshape(s * c, d, 1).float()
@@ -161,8 +168,8 @@ class ValueEnsemble(nn.Module):
             if obs is None:
                 raise ValueError("this ValueEnsemble reads the history: pass obs (S, N, d, 3)")
             context = self.history_context(obs)
-        values = [m(gene, probs, counts, sets, context=None if context is None else context[i])
-                  for i, m in enumerate(self.members)]  # fmt: skip
+        inputs = candidate_inputs(gene, probs, counts, sets)  # (S, C, d, N_INPUTS), the same for every member
+        values = [m.score(inputs, sets, None if context is None else context[i]) for i, m in enumerate(self.members)]
         return th.stack([v - v.mean(1, keepdim=True) for v in values]).mean(0)
 
 
