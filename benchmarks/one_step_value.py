@@ -305,6 +305,7 @@ def strategies_for(env_id: str, net: ValueNet, n_random: int) -> tuple[list[Any]
 
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
+    """Collect, train, optionally save; then the validation table, or with ``--n-envs 0`` the training curve."""
     p = argparse.ArgumentParser(prog="python -m benchmarks.one_step_value", description=__doc__.split("\n")[0])
     p.add_argument("--env", default=ENV_ID, help="a registered id (any domain)")
     p.add_argument("--train-episodes", type=int, default=2000, help="training episodes 0..n-1 (multiples of 50)")
@@ -313,7 +314,12 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--threads", type=int, default=1, help="torch threads of the training and evaluation")
     p.add_argument("--seed", type=int, default=0, help="the network's initialisation and data split")
-    p.add_argument("--n-envs", type=int, default=200, help="validation episodes")
+    p.add_argument(
+        "--n-envs",
+        type=int,
+        default=200,
+        help="validation episodes; 0 trains (and saves) only, as for an ensemble's extra members",
+    )
     p.add_argument("--data-dir", default="runs/one_step_value", help="data chunks (resumed when present)")
     p.add_argument("--read-history", action="store_true", help="the network also reads the raw history")
     p.add_argument(
@@ -330,6 +336,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     )
     add_seed_block_args(p, DEFAULT_OFFSET, "one_step_value_sergio")
     args = p.parse_args(argv)
+    if args.n_envs < 0:
+        p.error(f"--n-envs must be 0 (no validation) or a positive number of episodes, got {args.n_envs}")
     th.set_num_threads(args.threads)
     command = command_line("benchmarks.one_step_value", argv)
     try:
@@ -362,6 +370,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         "one draw on SERGIO, 32 posterior samples on linear ids; so `best` is optimistic).",
         command=command,
     )
+    if args.n_envs == 0:
+        return curve
     strategies, reference = strategies_for(args.env, net, args.n_random)
     seed_base = VALIDATION.start + args.offset
     check_in_family(range(seed_base, seed_base + args.n_envs), VALIDATION, "validation seeds")

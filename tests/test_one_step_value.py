@@ -132,3 +132,26 @@ def test_a_history_reading_value_net_needs_the_histories_and_stays_equivariant(t
     data.pop("obs")
     with pytest.raises(ValueError, match="needs data collected with the histories"):
         osv.train(data, 1, seed=0, history=True)
+
+
+def test_main_with_no_validation_episodes_trains_saves_and_writes_only_the_curve(tmp_path, monkeypatch):
+    import benchmarks._common as common
+
+    rng = np.random.default_rng(1)
+    sets = np.stack([osv.candidate_sets(rng, 10, 3, 10) for _ in range(30)])
+    data = dict(probs=rng.uniform(size=(30, 10, 10)).astype(np.float32), counts=np.zeros((30, 10), np.float32),
+                sets=sets, scores=(70 + sets.sum(-1) * 0.1).astype(np.float32))  # fmt: skip
+    monkeypatch.setattr(osv, "collect", lambda *args, **kwargs: data)
+    monkeypatch.setattr(common, "RESULTS_DIR", tmp_path / "results")
+
+    def fail(*args, **kwargs):
+        raise AssertionError("--n-envs 0 ran validation episodes")
+
+    monkeypatch.setattr(osv, "rollout", fail)
+    argv = ["--env", ENV, "--train-episodes", "50", "--epochs", "1", "--n-envs", "0", "--out", "member"]
+    curve = osv.main([*argv, "--save", str(tmp_path / "member.pt")])
+    assert list(curve.epoch) == [1]
+    assert (tmp_path / "member.pt").exists() and (tmp_path / "member.json").exists()
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["member_training.csv", "member_training.md"]
+    with pytest.raises(SystemExit):
+        osv.main([*argv[:-2], "--n-envs", "-1"])
