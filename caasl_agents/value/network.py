@@ -123,9 +123,13 @@ class ValueNet(nn.Module):
 
 class ValueEnsemble(nn.Module):
     """The mean value ``(S, C)`` of several :class:`ValueNet` members of one architecture (trained on the same
-    data from different seeds), each member's values centred over the candidates of its state first: the
-    networks are trained on centred scores, so only their differences between candidates carry meaning.
-    Averaging cancels part of each member's own error, which is what limits a designer that plays the argmax.
+    data from different seeds). Averaging cancels part of each member's own error, which is what limits a
+    designer that plays the argmax.
+
+    The members are trained on scores centred over each state's candidates, so each member's values carry an
+    offset of its own per state; the mean carries the mean offset. That offset depends on the state only, never
+    on which candidates a call scores, so values of one state compare across calls (a forward path scores its
+    rounds in separate calls) and the ranking within a call is that of the members' centred values.
 
     Raises:
         ValueError: no members, or members of different architectures.
@@ -162,15 +166,15 @@ class ValueEnsemble(nn.Module):
         obs: th.Tensor | None = None,
         context: th.Tensor | None = None,
     ) -> th.Tensor:
-        """:meth:`ValueNet.forward`'s arguments (``context`` from :meth:`history_context`); the members' mean of
-        their centred values ``(S, C)``."""
+        """:meth:`ValueNet.forward`'s arguments (``context`` from :meth:`history_context`); the members' mean
+        value ``(S, C)``."""
         if self.reads_history and context is None:
             if obs is None:
                 raise ValueError("this ValueEnsemble reads the history: pass obs (S, N, d, 3)")
             context = self.history_context(obs)
         inputs = candidate_inputs(gene, probs, counts, sets)  # (S, C, d, N_INPUTS), the same for every member
         values = [m.score(inputs, sets, None if context is None else context[i]) for i, m in enumerate(self.members)]
-        return th.stack([v - v.mean(1, keepdim=True) for v in values]).mean(0)
+        return th.stack(values).mean(0)
 
 
 def build_value_net(options: dict[str, Any]) -> ValueNet | ValueEnsemble:
